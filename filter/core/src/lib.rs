@@ -1,0 +1,17 @@
+//! `ob-event-core`: every decision the OB Event Gateway filter makes, as plain Rust over plain data.
+//!
+//! Nothing here talks to the proxy: the `ob-event-filter` crate gathers facts from Envoy, calls into this
+//! crate, and applies the answer. That keeps every rule testable natively and, compiled to
+//! `wasm32-unknown-unknown`, under the same V8 engine Envoy runs the filter in.
+
+pub mod config;
+pub mod endpoints;
+pub mod errors;
+pub mod interaction;
+pub mod reply;
+
+pub use config::{Config, ConfigError};
+pub use endpoints::Endpoint;
+pub use errors::{ErrorKind, Refusal};
+pub use interaction::InteractionId;
+pub use reply::LocalReply;

@@ -1,0 +1,16 @@
+//! `ob-event-filter`: the proxy-wasm adapter of the OB Event Gateway.
+//!
+//! This crate only gathers facts from Envoy (headers, properties, callout answers), hands them to
+//! `ob-event-core`, and applies what it decides (a local reply, a stat, a log line). Every rule lives in the
+//! core crate.
+
+mod http;
+mod root;
+mod stats;
+
+proxy_wasm::main! {{
+    proxy_wasm::set_log_level(proxy_wasm::types::LogLevel::Info);
+    proxy_wasm::set_root_context(|_context_id| -> Box<dyn proxy_wasm::traits::RootContext> {
+        Box::new(root::Root::default())
+    });
+}}

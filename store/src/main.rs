@@ -1,0 +1,3 @@
+fn main() {
+    eprintln!("ob-event-store: skeleton");
+}
