@@ -6,6 +6,8 @@ pub mod client;
 pub mod demo;
 pub mod envoy;
 pub mod pki;
+pub mod store;
+pub mod stub;
 pub mod testbed;
 pub mod tokens;
 pub mod workspace;
