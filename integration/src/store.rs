@@ -98,7 +98,11 @@ algorithm = "ES256"
             .build()
             .into();
         loop {
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
                 panic!("the store exited during start ({status}):\n{}", self.log());
             }
             if Instant::now() > deadline {
@@ -120,7 +124,12 @@ algorithm = "ES256"
 
     /// The bank's systems publish an event for `client_id` (the store's `create-events`); returns the
     /// notification id.
-    pub fn publish(&self, client_id: &str, resource_id: &str, events: &serde_json::Value) -> String {
+    pub fn publish(
+        &self,
+        client_id: &str,
+        resource_id: &str,
+        events: &serde_json::Value,
+    ) -> String {
         let form = format!(
             "request={}",
             STANDARD

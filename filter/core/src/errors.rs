@@ -16,6 +16,43 @@ pub enum ErrorKind {
     MethodNotAllowed,
     /// The endpoint is recognised but this gateway does not serve it yet.
     NotImplemented,
+    /// `Accept` names nothing the endpoint can produce.
+    NotAcceptable,
+    /// `Content-Type` is not `application/json` on POST/PUT.
+    UnsupportedMediaType,
+    /// No usable access token (no `Authorization`, not `Bearer`).
+    TokenMissing,
+    /// The access token did not verify (malformed, bad signature, expired, wrong issuer, …); the refusal's
+    /// `reason` names which check failed.
+    TokenInvalid,
+    /// The token verified but is not an application (client-credentials) token.
+    TokenTypeNotAllowed,
+    /// The token carries none of the endpoint's scopes.
+    InsufficientScope,
+    /// The issuer's signing keys are not available (JWKS never loaded): the token cannot be checked.
+    KeysUnavailable,
+    /// A field of the body has an invalid value.
+    FieldInvalid,
+    /// A mandatory field of the body is missing.
+    FieldMissing,
+    /// The body has a member this API does not define.
+    FieldUnexpected,
+    /// The body is not JSON of the expected shape, or too large.
+    InvalidFormat,
+    /// A header has an invalid value.
+    HeaderInvalid,
+    /// An `EventTypes` entry is not supported.
+    UnsupportedEventType,
+    /// The resource id does not exist (or belongs to another TPP: refused the same way).
+    ResourceNotFound,
+    /// The TPP already has an event subscription.
+    ResourceAlreadyExists,
+    /// The storage backend could not be reached.
+    BackendUnavailable,
+    /// The storage backend did not answer in time.
+    BackendTimeout,
+    /// The storage backend answered something the filter cannot use.
+    BackendBadAnswer,
 }
 
 /// What one [`ErrorKind`] becomes.
@@ -27,37 +64,104 @@ pub struct ErrorSpec {
     pub ob_code: Option<&'static str>,
     /// The equivalent WSO2 API Manager / Open Banking gateway code, when WSO2 has one.
     pub wso2_code: Option<&'static str>,
-    /// Name of the Envoy counter that counts this refusal (`ob_event_filter.refused.<stat>`).
+    /// Name of the Envoy counter that counts this refusal (`ob_event_filter.refused.<stat>`), unless the
+    /// refusal names a more precise reason.
     pub stat: &'static str,
 }
 
+/// `ErrorCode` namespace for refusals that no `UK.OBIE` code describes (OB error codes are a namespaced
+/// enumeration; an ASPSP may use its own namespace).
+pub const GATEWAY_NAMESPACE: &str = "OBEventGateway";
+
 impl ErrorKind {
-    /// Every kind, for defining stats up front.
+    /// Every kind, for documentation and tests.
     pub const ALL: &'static [ErrorKind] = &[
         ErrorKind::ConfigurationInvalid,
         ErrorKind::NotFound,
         ErrorKind::MethodNotAllowed,
         ErrorKind::NotImplemented,
+        ErrorKind::NotAcceptable,
+        ErrorKind::UnsupportedMediaType,
+        ErrorKind::TokenMissing,
+        ErrorKind::TokenInvalid,
+        ErrorKind::TokenTypeNotAllowed,
+        ErrorKind::InsufficientScope,
+        ErrorKind::KeysUnavailable,
+        ErrorKind::FieldInvalid,
+        ErrorKind::FieldMissing,
+        ErrorKind::FieldUnexpected,
+        ErrorKind::InvalidFormat,
+        ErrorKind::HeaderInvalid,
+        ErrorKind::UnsupportedEventType,
+        ErrorKind::ResourceNotFound,
+        ErrorKind::ResourceAlreadyExists,
+        ErrorKind::BackendUnavailable,
+        ErrorKind::BackendTimeout,
+        ErrorKind::BackendBadAnswer,
     ];
 
     /// The table.
     pub const fn spec(self) -> ErrorSpec {
         use ErrorKind::*;
+        const UNEXPECTED: Option<&str> = Some("UK.OBIE.UnexpectedError");
         let (status, ob_code, wso2_code, stat) = match self {
-            ConfigurationInvalid => (
-                500,
-                Some("UK.OBIE.UnexpectedError"),
-                Some("900900"),
-                "configuration_invalid",
-            ),
+            ConfigurationInvalid => (500, UNEXPECTED, Some("900900"), "configuration_invalid"),
             NotFound => (404, None, None, "not_found"),
             MethodNotAllowed => (405, None, None, "method_not_allowed"),
-            NotImplemented => (
-                501,
-                Some("UK.OBIE.UnexpectedError"),
-                None,
-                "not_implemented",
+            NotImplemented => (501, UNEXPECTED, None, "not_implemented"),
+            NotAcceptable => (406, None, None, "not_acceptable"),
+            UnsupportedMediaType => (415, None, Some("200012"), "unsupported_media_type"),
+            TokenMissing => (401, None, Some("900902"), "token_missing"),
+            TokenInvalid => (401, None, Some("900901"), "token_invalid"),
+            TokenTypeNotAllowed => (
+                403,
+                Some("OBEventGateway.Token.TypeNotAllowed"),
+                Some("200001"),
+                "token_type_not_allowed",
             ),
+            InsufficientScope => (
+                403,
+                Some("OBEventGateway.Token.InsufficientScope"),
+                Some("900910"),
+                "insufficient_scope",
+            ),
+            KeysUnavailable => (503, UNEXPECTED, None, "keys_unavailable"),
+            FieldInvalid => (400, Some("UK.OBIE.Field.Invalid"), None, "field_invalid"),
+            FieldMissing => (400, Some("UK.OBIE.Field.Missing"), None, "field_missing"),
+            FieldUnexpected => (
+                400,
+                Some("UK.OBIE.Field.Unexpected"),
+                None,
+                "field_unexpected",
+            ),
+            InvalidFormat => (
+                400,
+                Some("UK.OBIE.Resource.InvalidFormat"),
+                None,
+                "invalid_format",
+            ),
+            HeaderInvalid => (400, Some("UK.OBIE.Header.Invalid"), None, "header_invalid"),
+            UnsupportedEventType => (
+                400,
+                Some("UK.OBIE.Unsupported.EventType"),
+                None,
+                "unsupported_event_type",
+            ),
+            ResourceNotFound => (
+                400,
+                Some("UK.OBIE.Resource.NotFound"),
+                None,
+                "resource_not_found",
+            ),
+            ResourceAlreadyExists => (
+                409,
+                Some("UK.OBIE.Rules.ResourceAlreadyExists"),
+                None,
+                "resource_already_exists",
+            ),
+            BackendUnavailable => (503, UNEXPECTED, None, "backend_unavailable"),
+            BackendTimeout => (504, UNEXPECTED, None, "backend_timeout"),
+            BackendBadAnswer => (502, UNEXPECTED, None, "backend_bad_answer"),
         };
         ErrorSpec {
             status,
@@ -73,6 +177,8 @@ impl ErrorKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
     pub kind: ErrorKind,
+    /// The stat suffix: the kind's own, or a more precise reason (e.g. `token_invalid.expired`).
+    pub reason: &'static str,
     pub message: String,
     pub path: Option<String>,
     /// Extra response headers (e.g. `allow` on 405).
@@ -83,6 +189,7 @@ impl Refusal {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Refusal {
             kind,
+            reason: kind.spec().stat,
             message: message.into(),
             path: None,
             headers: Vec::new(),
@@ -91,6 +198,12 @@ impl Refusal {
 
     pub fn at(mut self, path: impl Into<String>) -> Self {
         self.path = Some(path.into());
+        self
+    }
+
+    /// Name the precise reason (the stat suffix); it must be a static, snake_case, dot-separated name.
+    pub fn because(mut self, reason: &'static str) -> Self {
+        self.reason = reason;
         self
     }
 
@@ -135,6 +248,12 @@ mod tests {
     fn bodies_only_where_ob_requires_them() {
         for kind in ErrorKind::ALL {
             let spec = kind.spec();
+            if let Some(code) = spec.ob_code {
+                assert!(
+                    code.starts_with("UK.OBIE.") || code.starts_with(GATEWAY_NAMESPACE),
+                    "{code}"
+                );
+            }
             let bodyless = matches!(spec.status, 401 | 404 | 405 | 406 | 415);
             assert_eq!(spec.ob_code.is_none(), bodyless, "{kind:?}");
         }

@@ -18,11 +18,11 @@ impl Request {
 
     fn refuse(&self, refusal: &Refusal, id: &InteractionId) -> Action {
         let spec = refusal.spec();
-        self.shared.stats.refused(refusal.kind);
+        self.shared.stats.refused(refusal.reason);
         log::warn!(
             "[{id}] refused {} {}: {} ({})",
             spec.status,
-            spec.stat,
+            refusal.reason,
             refusal.message,
             refusal.path.as_deref().unwrap_or("-")
         );

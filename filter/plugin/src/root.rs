@@ -49,7 +49,7 @@ impl RootContext for Root {
         }
         self.shared = Rc::new(Shared {
             config,
-            stats: Stats::define(),
+            stats: Stats::default(),
         });
         // Keep the plugin loaded even with a bad configuration: the filter then answers every request itself
         // with an OB error carrying the interaction id (fail closed), rather than Envoy's bare 503.

@@ -1,55 +1,60 @@
-//! Envoy counters, defined once per VM. Envoy exposes them under `wasmcustom.` (Prometheus:
-//! `envoy_wasmcustom_ob_event_filter_…`); see docs/operations.md.
+//! Envoy counters. Envoy files them under `wasmcustom.` (Prometheus: `envoy_wasmcustom_ob_event_filter_…`);
+//! see docs/operations.md. A counter is defined on first use and its id kept per VM; names are static, so the
+//! set of counters is bounded.
 
-use ob_event_core::ErrorKind;
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::MetricType;
+use std::cell::RefCell;
 use std::collections::HashMap;
 
 pub const PREFIX: &str = "ob_event_filter";
 
 #[derive(Debug, Default)]
 pub struct Stats {
-    requests: Option<u32>,
-    refused: HashMap<ErrorKind, u32>,
+    /// (group, name) → counter id (`None`: the host refused to define it; not retried).
+    ids: RefCell<HashMap<(&'static str, &'static str), Option<u32>>>,
 }
 
 impl Stats {
-    /// Define every counter. A counter the host refuses to define is skipped (and logged): stats never
-    /// stop a request from being served.
-    pub fn define() -> Self {
-        let requests = counter(&format!("{PREFIX}.requests_total"));
-        let refused = ErrorKind::ALL
-            .iter()
-            .filter_map(|kind| {
-                counter(&format!("{PREFIX}.refused.{}", kind.spec().stat)).map(|id| (*kind, id))
-            })
-            .collect();
-        Stats { requests, refused }
-    }
-
+    /// `ob_event_filter.requests_total`
     pub fn request(&self) {
-        increment(self.requests);
+        self.increment("", "requests_total");
     }
 
-    pub fn refused(&self, kind: ErrorKind) {
-        increment(self.refused.get(&kind).copied());
+    /// `ob_event_filter.refused.<reason>`
+    pub fn refused(&self, reason: &'static str) {
+        self.increment("refused", reason);
+    }
+
+    /// `ob_event_filter[.<group>].<name>`
+    pub fn increment(&self, group: &'static str, name: &'static str) {
+        let known = self.ids.borrow().get(&(group, name)).copied();
+        let id = match known {
+            Some(id) => id,
+            None => {
+                let full = if group.is_empty() {
+                    format!("{PREFIX}.{name}")
+                } else {
+                    format!("{PREFIX}.{group}.{name}")
+                };
+                let id = define(&full);
+                self.ids.borrow_mut().insert((group, name), id);
+                id
+            }
+        };
+        if let Some(id) = id {
+            // A failed increment loses one count; it must not fail the request.
+            let _ = hostcalls::increment_metric(id, 1);
+        }
     }
 }
 
-fn counter(name: &str) -> Option<u32> {
+fn define(name: &str) -> Option<u32> {
     match hostcalls::define_metric(MetricType::Counter, name) {
         Ok(id) => Some(id),
         Err(status) => {
             log::warn!("could not define the counter {name}: {status:?}");
             None
         }
-    }
-}
-
-fn increment(id: Option<u32>) {
-    if let Some(id) = id {
-        // A failed increment loses one count; it must not fail the request.
-        let _ = hostcalls::increment_metric(id, 1);
     }
 }
