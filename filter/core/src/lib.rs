@@ -9,6 +9,7 @@ pub mod endpoints;
 pub mod errors;
 pub mod interaction;
 pub mod reply;
+pub mod token;
 
 pub use config::{Config, ConfigError};
 pub use endpoints::Endpoint;
