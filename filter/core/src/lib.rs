@@ -4,6 +4,7 @@
 //! crate, and applies the answer. That keeps every rule testable natively and, compiled to
 //! `wasm32-unknown-unknown`, under the same V8 engine Envoy runs the filter in.
 
+pub mod certificate;
 pub mod config;
 pub mod endpoints;
 pub mod errors;
