@@ -4,12 +4,16 @@
 //! crate, and applies the answer. That keeps every rule testable natively and, compiled to
 //! `wasm32-unknown-unknown`, under the same V8 engine Envoy runs the filter in.
 
+pub mod backend;
 pub mod certificate;
 pub mod config;
 pub mod endpoints;
 pub mod errors;
 pub mod interaction;
+pub mod negotiation;
+pub mod polling;
 pub mod reply;
+pub mod subscriptions;
 pub mod token;
 
 pub use config::{Config, ConfigError};
