@@ -1,13 +1,34 @@
 //! A test bed: a fresh folder, a fresh PKI (CA, server certificate, one OB-style certificate per demo TPP),
-//! and Envoy running the built filter with a given plugin configuration.
+//! token issuers, optionally the real store, and Envoy running the built filter with a plugin configuration
+//! derived from all of them.
 
 use crate::client::Client;
 use crate::demo::{Tpp, TPPS};
 use crate::envoy::{Cluster, Envoy, EnvoySpec, ListenerTls};
 use crate::pki::{Ca, ClientCertSpec, Issued};
+use crate::store::{self, Store};
+use crate::tokens::{KeyManager, TokenRequest};
 use crate::workspace;
+use serde_json::{json, Value};
 use std::path::PathBuf;
+use std::sync::OnceLock;
 use tempfile::TempDir;
+
+/// `iss` of the test key manager.
+pub const ISSUER: &str = "https://is.test:9446/oauth2/token";
+/// Name of the store's cluster in Envoy.
+pub const STORE_CLUSTER: &str = "ob_event_store";
+
+/// The test key manager's keys, made once per test binary (RSA key generation is the slow part).
+pub fn rsa_key() -> &'static KeyManager {
+    static KEY: OnceLock<KeyManager> = OnceLock::new();
+    KEY.get_or_init(|| KeyManager::new_rsa("test-rsa-1"))
+}
+
+pub fn ec_key() -> &'static KeyManager {
+    static KEY: OnceLock<KeyManager> = OnceLock::new();
+    KEY.get_or_init(|| KeyManager::new_ec("test-ec-1"))
+}
 
 /// A TPP of the test bed: who it is and its transport certificate.
 pub struct TestTpp {
@@ -17,19 +38,66 @@ pub struct TestTpp {
 
 pub struct Testbed {
     pub envoy: Envoy,
+    pub store: Option<Store>,
     pub ca: Ca,
     pub tpps: Vec<TestTpp>,
     pub dir: TempDir,
 }
 
-/// How to build a test bed; `Testbed::builder(config).start()`.
+/// What a configuration function may use.
+pub struct Context {
+    /// JWKS of the test key manager (RSA and EC keys).
+    pub jwks: Value,
+    /// Port of the store, when one runs (the `ob_event_store` cluster points there).
+    pub store_port: Option<u16>,
+}
+
+type ConfigFn = Box<dyn FnOnce(&Context) -> String>;
+
+/// How to build a test bed: `Testbed::builder().…start()`.
 pub struct Builder {
-    plugin_config: String,
+    config: ConfigFn,
     clusters: Vec<Cluster>,
     require_client_certificate: bool,
+    with_store: bool,
+}
+
+/// The standard plugin configuration: the test issuer with its inline JWKS (PS256, ES256; RS256 allowed
+/// too, so the RS256 tests need not change it) and the store as backend.
+pub fn standard_config(ctx: &Context) -> Value {
+    json!({
+        "base_path": "/open-banking/v3.1",
+        "issuers": [{
+            "issuer": ISSUER,
+            "jwks": ctx.jwks,
+        }],
+        "backend": {
+            "cluster": STORE_CLUSTER,
+            "username": store::USER,
+            "password": store::PASSWORD,
+            "timeout_ms": 3000,
+        }
+    })
 }
 
 impl Builder {
+    /// The plugin configuration: the standard one changed by `edit`.
+    pub fn config(mut self, edit: impl FnOnce(&Context, &mut Value) + 'static) -> Self {
+        self.config = Box::new(move |ctx| {
+            let mut config = standard_config(ctx);
+            edit(ctx, &mut config);
+            config.to_string()
+        });
+        self
+    }
+
+    /// The plugin configuration exactly as given (for configuration-refusal tests).
+    pub fn raw_config(mut self, text: &str) -> Self {
+        let text = text.to_string();
+        self.config = Box::new(move |_| text);
+        self
+    }
+
     pub fn cluster(mut self, name: &str, port: u16, timeout_ms: u64) -> Self {
         self.clusters.push(Cluster {
             name: name.into(),
@@ -40,13 +108,19 @@ impl Builder {
         self
     }
 
+    /// Start the real store too (SQLite) and point the backend cluster at it.
+    pub fn with_store(mut self) -> Self {
+        self.with_store = true;
+        self
+    }
+
     /// Let TLS complete without a client certificate (the filter's own rule is then under test).
     pub fn client_certificate_optional(mut self) -> Self {
         self.require_client_certificate = false;
         self
     }
 
-    pub fn start(self) -> Testbed {
+    pub fn start(mut self) -> Testbed {
         let dir = tempfile::Builder::new()
             .prefix("ob-event-test-")
             .tempdir()
@@ -68,9 +142,23 @@ impl Builder {
                 )),
             })
             .collect();
+        let store = self
+            .with_store
+            .then(|| Store::start(&dir.path().join("store")));
+        let store_port = store.as_ref().map(|s| s.port);
+        if !self.clusters.iter().any(|c| c.name == STORE_CLUSTER) {
+            // Without a store the cluster points at a closed port: calls fail like a store that is down.
+            let port = store_port.unwrap_or_else(crate::stub::free_port);
+            self = self.cluster(STORE_CLUSTER, port, 1000);
+        }
+        let ctx = Context {
+            jwks: json!({ "keys": [rsa_key().jwk(), ec_key().jwk()] }),
+            store_port,
+        };
+        let plugin_config = (self.config)(&ctx);
         let spec = EnvoySpec {
             wasm: workspace::filter_wasm(),
-            plugin_config: self.plugin_config,
+            plugin_config,
             tls: ListenerTls {
                 server_cert,
                 server_key,
@@ -86,6 +174,7 @@ impl Builder {
         let envoy = Envoy::start(&spec, &dir.path().join("envoy"));
         Testbed {
             envoy,
+            store,
             ca,
             tpps,
             dir,
@@ -94,26 +183,30 @@ impl Builder {
 }
 
 impl Testbed {
-    pub fn builder(plugin_config: &str) -> Builder {
+    pub fn builder() -> Builder {
         Builder {
-            plugin_config: plugin_config.into(),
+            config: Box::new(|ctx| standard_config(ctx).to_string()),
             clusters: Vec::new(),
             require_client_certificate: true,
+            with_store: false,
         }
     }
 
-    /// A test bed with this plugin configuration and nothing else.
-    pub fn start(plugin_config: &str) -> Testbed {
-        Self::builder(plugin_config).start()
+    /// A test bed with the standard configuration and no store.
+    pub fn start() -> Testbed {
+        Self::builder().start()
+    }
+
+    pub fn tpp(&self, name: &str) -> &TestTpp {
+        self.tpps
+            .iter()
+            .find(|t| t.tpp.name == name)
+            .unwrap_or_else(|| panic!("no TPP {name}"))
     }
 
     /// The client of TPP `name` ("tpp1", "tpp2"), presenting its certificate.
     pub fn tpp_client(&self, name: &str) -> Client {
-        let tpp = self
-            .tpps
-            .iter()
-            .find(|t| t.tpp.name == name)
-            .unwrap_or_else(|| panic!("no TPP {name}"));
+        let tpp = self.tpp(name);
         Client::new(
             &self.ca.cert_pem,
             Some((&tpp.cert.cert_pem, &tpp.cert.key_pem)),
@@ -123,6 +216,25 @@ impl Testbed {
     /// A client presenting no certificate.
     pub fn anonymous_client(&self) -> Client {
         Client::new(&self.ca.cert_pem, None)
+    }
+
+    /// A valid PS256 access token of TPP `name` with `scope`, bound to its certificate.
+    pub fn token(&self, name: &str, scope: &str) -> String {
+        rsa_key().sign(&self.claims(name, scope))
+    }
+
+    /// The claims of a valid token of TPP `name` (to change before signing).
+    pub fn claims(&self, name: &str, scope: &str) -> Value {
+        let tpp = self.tpp(name);
+        let x5t = tpp.cert.x5t_s256();
+        TokenRequest {
+            issuer: ISSUER,
+            client_id: tpp.tpp.client_id,
+            scope,
+            x5t_s256: Some(&x5t),
+            lifetime_secs: 3600,
+        }
+        .claims()
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -5,11 +5,9 @@ use ob_event_core::interaction::is_uuid;
 use ob_event_integration::envoy::PASS_THROUGH_BODY;
 use ob_event_integration::testbed::Testbed;
 
-const CONFIG: &str = r#"{"base_path": "/open-banking/v3.1"}"#;
-
 #[test]
 fn unknown_path_is_404_without_body_and_with_a_new_interaction_id() {
-    let bed = Testbed::start(CONFIG);
+    let bed = Testbed::start();
     let answer =
         bed.tpp_client("tpp1")
             .send("GET", &bed.url("/open-banking/v3.1/accounts"), &[], None);
@@ -24,7 +22,7 @@ fn unknown_path_is_404_without_body_and_with_a_new_interaction_id() {
 
 #[test]
 fn wrong_method_is_405_with_allow_and_no_body() {
-    let bed = Testbed::start(CONFIG);
+    let bed = Testbed::start();
     let answer =
         bed.tpp_client("tpp1")
             .send("GET", &bed.url("/open-banking/v3.1/events"), &[], None);
@@ -36,7 +34,7 @@ fn wrong_method_is_405_with_allow_and_no_body() {
 
 #[test]
 fn a_valid_interaction_id_is_played_back_and_a_malformed_one_replaced() {
-    let bed = Testbed::start(CONFIG);
+    let bed = Testbed::start();
     let client = bed.tpp_client("tpp1");
     let url = bed.url("/open-banking/v3.1/nowhere");
     let sent = "93bac548-d2de-4546-b106-880a5018460d";
@@ -56,7 +54,7 @@ fn a_valid_interaction_id_is_played_back_and_a_malformed_one_replaced() {
 
 #[test]
 fn no_request_passes_through_the_filter() {
-    let bed = Testbed::start(CONFIG);
+    let bed = Testbed::start();
     let client = bed.tpp_client("tpp1");
     for (method, path) in [
         ("GET", "/"),
@@ -76,7 +74,9 @@ fn no_request_passes_through_the_filter() {
 
 #[test]
 fn a_bad_configuration_fails_closed_with_an_ob_500_on_every_request() {
-    let bed = Testbed::start(r#"{"base_path": "/open-banking/v3.1", "no_such_key": true}"#);
+    let bed = Testbed::builder()
+        .config(|_, config| config["no_such_key"] = serde_json::json!(true))
+        .start();
     for path in ["/open-banking/v3.1/events", "/anything"] {
         let answer = bed
             .tpp_client("tpp1")
@@ -100,7 +100,7 @@ fn a_bad_configuration_fails_closed_with_an_ob_500_on_every_request() {
 
 #[test]
 fn an_empty_configuration_fails_closed() {
-    let bed = Testbed::start("");
+    let bed = Testbed::builder().raw_config("").start();
     let answer = bed.tpp_client("tpp1").send(
         "GET",
         &bed.url("/open-banking/v3.1/event-subscriptions"),
@@ -113,7 +113,7 @@ fn an_empty_configuration_fails_closed() {
 
 #[test]
 fn refusals_are_counted_in_envoy_stats() {
-    let bed = Testbed::start(CONFIG);
+    let bed = Testbed::start();
     let client = bed.tpp_client("tpp1");
     for _ in 0..3 {
         client.send("GET", &bed.url("/nowhere"), &[], None);
@@ -146,7 +146,7 @@ fn refusals_are_counted_in_envoy_stats() {
 
 #[test]
 fn the_listener_requires_a_client_certificate() {
-    let bed = Testbed::start(CONFIG);
+    let bed = Testbed::start();
     let result = bed.anonymous_client().try_send(
         "GET",
         &bed.url("/open-banking/v3.1/event-subscriptions"),

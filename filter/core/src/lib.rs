@@ -9,6 +9,8 @@ pub mod certificate;
 pub mod config;
 pub mod endpoints;
 pub mod errors;
+pub mod exchange;
+pub mod identity;
 pub mod interaction;
 pub mod negotiation;
 pub mod polling;

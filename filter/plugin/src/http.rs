@@ -1,95 +1,280 @@
 //! One HTTP request: gather the facts, ask the core, apply the answer.
+//!
+//! Phases: headers (route, identity, negotiation) → body (when the endpoint has one) → backend call →
+//! answer; a long poll that finds nothing is parked with the root context, which answers it later.
 
+use crate::host::{self, Upstream};
+use crate::keys::keys_of;
+use crate::respond;
 use crate::root::Shared;
 use ob_event_core::errors::ErrorKind;
-use ob_event_core::{endpoints, interaction, reply, InteractionId, LocalReply, Refusal};
+use ob_event_core::exchange::{Exchange, Head, Next};
+use ob_event_core::identity;
+use ob_event_core::{endpoints, interaction, InteractionId, LocalReply, Refusal};
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
 use std::rc::Rc;
 
+enum Phase {
+    /// Nothing decided yet.
+    Start,
+    /// Reading the body of an exchange.
+    Body { exchange: Exchange, limit: usize },
+    /// Waiting for the backend's answer.
+    Backend { exchange: Exchange },
+    /// Parked with the root context (long poll).
+    Parked,
+    /// Answered.
+    Done,
+}
+
 pub struct Request {
     shared: Rc<Shared>,
+    context_id: u32,
+    id: Option<InteractionId>,
+    phase: Phase,
 }
 
 impl Request {
-    pub fn new(shared: Rc<Shared>) -> Self {
-        Request { shared }
+    pub fn new(shared: Rc<Shared>, context_id: u32) -> Self {
+        Request {
+            shared,
+            context_id,
+            id: None,
+            phase: Phase::Start,
+        }
     }
 
-    fn refuse(&self, refusal: &Refusal, id: &InteractionId) -> Action {
-        let spec = refusal.spec();
-        self.shared.stats.refused(refusal.reason);
-        log::warn!(
-            "[{id}] refused {} {}: {} ({})",
-            spec.status,
-            refusal.reason,
-            refusal.message,
-            refusal.path.as_deref().unwrap_or("-")
-        );
-        self.send(&reply::refusal(refusal, id))
+    fn id(&self) -> InteractionId {
+        self.id
+            .clone()
+            .unwrap_or_else(|| InteractionId::new_v4(random_bytes()))
     }
 
-    fn send(&self, reply: &LocalReply) -> Action {
-        let headers: Vec<(&str, &str)> = reply
-            .headers
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_str()))
-            .collect();
-        self.send_http_response(u32::from(reply.status), headers, reply.body.as_deref());
+    fn refuse(&mut self, refusal: &Refusal, detail: Option<&str>) -> Action {
+        let reply = respond::refusal(&self.shared.stats, refusal, detail, &self.id());
+        self.send(&reply)
+    }
+
+    fn send(&mut self, reply: &LocalReply) -> Action {
+        self.phase = Phase::Done;
+        host::send(reply);
         // After a local reply Envoy expects the filter to stop iteration.
         Action::Pause
     }
-}
 
-impl Context for Request {}
-
-impl HttpContext for Request {
-    fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        self.shared.stats.request();
-        let sent_id = self.get_http_request_header(interaction::HEADER);
-        let id = InteractionId::for_request(sent_id.as_deref(), random_bytes());
-
-        let config = match &self.shared.config {
-            Ok(config) => config,
-            Err(_) => {
-                let refusal = Refusal::new(
-                    ErrorKind::ConfigurationInvalid,
-                    "The gateway is not configured correctly; the request was not processed",
+    /// Do what the exchange says next.
+    fn apply(&mut self, mut exchange: Exchange, next: Next, end_of_stream: bool) -> Action {
+        match next {
+            Next::Refuse { refusal, detail } => self.refuse(&refusal, detail.as_deref()),
+            Next::Reply(reply) => {
+                respond::answered(
+                    &self.shared.stats,
+                    &reply,
+                    &self.id(),
+                    exchange.endpoint().template(),
                 );
-                return self.refuse(&refusal, &id);
+                self.send(&reply)
             }
-        };
-
-        let method = self.get_http_request_header(":method").unwrap_or_default();
-        let path = self.get_http_request_header(":path").unwrap_or_default();
-        match endpoints::route(&config.base_path, &method, &path) {
-            Err(refusal) => self.refuse(&refusal, &id),
-            Ok(endpoint) => {
-                let refusal = Refusal::new(
-                    ErrorKind::NotImplemented,
-                    format!(
-                        "{} {} is not served by this gateway yet",
-                        endpoint.method(),
-                        endpoint.template()
-                    ),
+            Next::ReadBody { limit } => {
+                if end_of_stream {
+                    // No body at all: the exchange decides what an empty body means.
+                    let shared = Rc::clone(&self.shared);
+                    let Ok(config) = &shared.config else {
+                        return self.fail_closed();
+                    };
+                    let next = exchange.on_body(config, &[], host::now_ms());
+                    return self.apply(exchange, next, true);
+                }
+                self.phase = Phase::Body { exchange, limit };
+                // Envoy does not hand the body to a filter that stopped at the headers, so the headers go
+                // on — to the `envoy.filters.http.buffer` filter that must follow this one, which holds
+                // them until the end of the body; this filter holds the body (Pause on every chunk) and
+                // answers locally. Without that buffer filter the route behind answers instead, never an
+                // upstream (see docs/deploy.md).
+                Action::Continue
+            }
+            Next::Call(call) => {
+                let shared = Rc::clone(&self.shared);
+                let Ok(config) = &shared.config else {
+                    return self.fail_closed();
+                };
+                let backend = &config.backend;
+                let upstream = Upstream {
+                    cluster: &backend.cluster,
+                    authority: &backend.authority,
+                    timeout_ms: backend.timeout_ms,
+                };
+                match host::dispatch(self, &upstream, &call) {
+                    Ok(_) => {
+                        self.phase = Phase::Backend { exchange };
+                        Action::Pause
+                    }
+                    Err(status) => {
+                        let refusal = Refusal::new(
+                            ErrorKind::BackendUnavailable,
+                            "The event service is not available",
+                        )
+                        .because("dispatch_failed");
+                        let detail = format!(
+                            "cannot call cluster {:?}: {status:?} (is it defined in Envoy?)",
+                            backend.cluster
+                        );
+                        self.refuse(&refusal, Some(&detail))
+                    }
+                }
+            }
+            Next::Wait { after_ms } => {
+                self.shared.waiters.borrow_mut().park(
+                    self.context_id,
+                    exchange,
+                    host::now_ms() + after_ms,
                 );
-                self.refuse(&refusal, &id)
+                self.phase = Phase::Parked;
+                Action::Pause
             }
         }
+    }
+
+    fn fail_closed(&mut self) -> Action {
+        let refusal = Refusal::new(
+            ErrorKind::ConfigurationInvalid,
+            "The gateway is not configured correctly; the request was not processed",
+        );
+        self.refuse(&refusal, None)
+    }
+}
+
+impl Context for Request {
+    fn on_http_call_response(
+        &mut self,
+        _token_id: u32,
+        _num_headers: usize,
+        body_size: usize,
+        _num_trailers: usize,
+    ) {
+        let Phase::Backend { mut exchange } = std::mem::replace(&mut self.phase, Phase::Done)
+        else {
+            return;
+        };
+        let shared = Rc::clone(&self.shared);
+        let Ok(config) = &shared.config else {
+            self.fail_closed();
+            return;
+        };
+        let (status, body) = host::call_answer(body_size);
+        let next = exchange.on_answer(config, status, &body, host::now_ms());
+        self.apply(exchange, next, true);
+    }
+
+    fn on_done(&mut self) -> bool {
+        if matches!(self.phase, Phase::Parked) {
+            self.shared.waiters.borrow_mut().forget(self.context_id);
+        }
+        true
+    }
+}
+
+impl HttpContext for Request {
+    fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        self.shared.stats.request();
+        let sent_id = host::request_header(interaction::HEADER);
+        self.id = Some(InteractionId::for_request(
+            sent_id.as_deref(),
+            random_bytes(),
+        ));
+
+        let shared = Rc::clone(&self.shared);
+        let (config, auth) = match (&shared.config, &shared.auth) {
+            (Ok(config), Some(auth)) => (config, auth),
+            _ => return self.fail_closed(),
+        };
+
+        let method = host::request_header(":method").unwrap_or_default();
+        let path = host::request_header(":path").unwrap_or_default();
+        let endpoint = match endpoints::route(&config.base_path, &method, &path) {
+            Ok(endpoint) => endpoint,
+            Err(refusal) => return self.refuse(&refusal, None),
+        };
+
+        let authorization = host::request_header("authorization");
+        let now = host::now_ms() / 1000;
+        let authenticated = {
+            let mut auth = auth.borrow_mut();
+            let auth = &mut *auth;
+            let result = identity::authenticate(
+                config,
+                |issuer| keys_of(&auth.keys, issuer),
+                &mut auth.cache,
+                authorization.as_deref(),
+                &endpoint,
+                now,
+            );
+            if let Err(failure) = &result {
+                if let Some(issuer) = &failure.refresh_keys_of {
+                    auth.want_refresh(issuer);
+                }
+            }
+            result
+        };
+        let verified = match authenticated {
+            Ok(authenticated) => {
+                self.shared.stats.increment(
+                    "token_cache",
+                    if authenticated.cached { "hit" } else { "miss" },
+                );
+                authenticated.token
+            }
+            Err(failure) => return self.refuse(&failure.refusal, None),
+        };
+
+        let accept = host::request_header("accept");
+        let content_type = host::request_header("content-type");
+        let authority = host::request_header(":authority");
+        let head = Head {
+            accept: accept.as_deref(),
+            content_type: content_type.as_deref(),
+            authority: authority.as_deref(),
+        };
+        let (exchange, next) = Exchange::start(config, endpoint, self.id(), &verified, head);
+        self.apply(exchange, next, end_of_stream)
+    }
+
+    fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        let Phase::Body { exchange, limit } = &self.phase else {
+            // Not reading a body (already answered, or waiting): hold whatever arrives.
+            return Action::Pause;
+        };
+        if body_size > *limit {
+            let next = exchange.body_too_large(*limit);
+            let exchange = exchange.clone();
+            return self.apply(exchange, next, true);
+        }
+        if !end_of_stream {
+            return Action::Pause;
+        }
+        let Phase::Body { mut exchange, .. } = std::mem::replace(&mut self.phase, Phase::Done)
+        else {
+            return Action::Pause;
+        };
+        let shared = Rc::clone(&self.shared);
+        let Ok(config) = &shared.config else {
+            return self.fail_closed();
+        };
+        let body = host::request_body(body_size);
+        let next = exchange.on_body(config, &body, host::now_ms());
+        self.apply(exchange, next, true)
     }
 }
 
 /// 16 random bytes from the host (WASI `random_get`). Should the host fail, fall back to the clock mixed
 /// with a counter: an interaction id must be unique, not secret.
-fn random_bytes() -> [u8; 16] {
+pub fn random_bytes() -> [u8; 16] {
     let mut bytes = [0u8; 16];
     if getrandom::fill(&mut bytes).is_err() {
         use std::sync::atomic::{AtomicU64, Ordering};
         static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or_default();
+        let nanos = host::now_ms().wrapping_mul(1_000_000);
         let count = COUNTER.fetch_add(1, Ordering::Relaxed);
         let (a, b) = bytes.split_at_mut(8);
         a.copy_from_slice(&nanos.to_le_bytes());

@@ -4,9 +4,13 @@
 //! `ob-event-core`, and applies what it decides (a local reply, a stat, a log line). Every rule lives in the
 //! core crate.
 
+mod host;
 mod http;
+mod keys;
+mod respond;
 mod root;
 mod stats;
+mod waiters;
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(proxy_wasm::types::LogLevel::Info);

@@ -1,17 +1,43 @@
-//! The root context: loads and validates the plugin configuration, creates one HTTP context per request.
+//! The root context: loads and validates the plugin configuration, keeps the issuers' keys fresh (remote
+//! JWKS fetched on the tick, shared between workers), and creates one HTTP context per request.
 
+use crate::host::{self, Upstream};
 use crate::http::Request;
+use crate::keys::{decode_document, encode_document, Auth};
+use crate::respond;
 use crate::stats::Stats;
+use crate::waiters::Waiters;
+use ob_event_core::exchange::Next;
+use ob_event_core::token::Jwks;
 use ob_event_core::{Config, ConfigError};
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::ContextType;
+use std::cell::RefCell;
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
 use std::rc::Rc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// How often the root context looks at remote keys and parked long polls.
+const TICK: Duration = Duration::from_millis(100);
+/// Wait before fetching again after a failed JWKS fetch, when no keys were ever loaded.
+const FIRST_LOAD_RETRY_SECS: u64 = 2;
 
 /// What every request of this configuration shares.
 pub struct Shared {
     /// The configuration, or why it was refused (then every request is answered 500: fail closed).
     pub config: Result<Config, ConfigError>,
     pub stats: Stats,
+    /// Keys and verified-token cache of this worker (absent without a valid configuration).
+    pub auth: Option<Rc<RefCell<Auth>>>,
+    /// Long polls parked in this worker.
+    pub waiters: Rc<RefCell<Waiters>>,
+}
+
+thread_local! {
+    /// Keys and token cache survive a configuration reload in this VM when the token-related configuration
+    /// (issuers, cache size) is unchanged: a reload then costs no re-verification and no re-fetch.
+    static AUTH: RefCell<Option<(u64, Rc<RefCell<Auth>>)>> = const { RefCell::new(None) };
 }
 
 pub struct Root {
@@ -26,38 +52,363 @@ impl Default for Root {
                     "the plugin configuration was not loaded".into(),
                 )),
                 stats: Stats::default(),
+                auth: None,
+                waiters: Rc::default(),
             }),
         }
     }
 }
 
-impl Context for Root {}
+pub fn now_secs(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
+fn auth_for(config: &Config) -> Rc<RefCell<Auth>> {
+    let mut hasher = DefaultHasher::new();
+    format!("{:?}|{}", config.issuers, config.token_cache_entries).hash(&mut hasher);
+    let fingerprint = hasher.finish();
+    AUTH.with(|slot| {
+        let mut slot = slot.borrow_mut();
+        match slot.as_ref() {
+            Some((known, auth)) if *known == fingerprint => Rc::clone(auth),
+            _ => {
+                let auth = Rc::new(RefCell::new(Auth::new(config)));
+                *slot = Some((fingerprint, Rc::clone(&auth)));
+                auth
+            }
+        }
+    })
+}
+
+impl Root {
+    /// Pick up keys another worker published, and fetch the ones that are due.
+    fn refresh_keys(&mut self) {
+        let Some(auth) = self.shared.auth.clone() else {
+            return;
+        };
+        let now = now_secs(self.get_current_time());
+        let mut auth = auth.borrow_mut();
+        for i in 0..auth.remotes.len() {
+            let Some(remote) = auth.remotes.get(i) else {
+                continue;
+            };
+            let (data, cas) = self.get_shared_data(&remote.data_key);
+            let issuer = remote.issuer.clone();
+            if cas.is_some() && cas != remote.seen_cas {
+                let parsed = data
+                    .as_deref()
+                    .and_then(decode_document)
+                    .map(|(at, doc)| (at, Jwks::parse(doc)));
+                if let Some((fetched_at, Ok(jwks))) = parsed {
+                    log::info!(
+                        "JWKS of {issuer} installed: {} key(s), fetched at {fetched_at}",
+                        jwks.len()
+                    );
+                    auth.install(&issuer, jwks);
+                    if let Some(remote) = auth.remotes.get_mut(i) {
+                        remote.fetched_at = fetched_at;
+                    }
+                }
+                if let Some(remote) = auth.remotes.get_mut(i) {
+                    remote.seen_cas = cas;
+                }
+            }
+            let Some(remote) = auth.remotes.get(i) else {
+                continue;
+            };
+            let loaded = remote.seen_cas.is_some();
+            let interval = remote.source.refresh_interval_secs;
+            let min_interval = remote.source.min_refresh_interval_secs;
+            let due = !loaded
+                || now >= remote.fetched_at.saturating_add(interval)
+                || (remote.refresh_wanted && now >= remote.fetched_at.saturating_add(min_interval));
+            if !due || remote.in_flight.is_some() {
+                continue;
+            }
+            let lease_key = format!("{}.lease", remote.data_key);
+            let timeout_secs = remote.source.timeout_ms.div_ceil(1000) + 1;
+            if !self.take_lease(&lease_key, now, now + timeout_secs) {
+                continue;
+            }
+            let source = remote.source.clone();
+            let headers = vec![
+                (":method", "GET"),
+                (":path", source.path.as_str()),
+                (":authority", source.authority.as_str()),
+                (":scheme", "http"),
+                ("accept", "application/json"),
+            ];
+            match self.dispatch_http_call(
+                &source.cluster,
+                headers,
+                None,
+                vec![],
+                Duration::from_millis(source.timeout_ms),
+            ) {
+                Ok(token) => {
+                    if let Some(remote) = auth.remotes.get_mut(i) {
+                        remote.in_flight = Some(token);
+                        remote.refresh_wanted = false;
+                    }
+                }
+                Err(status) => {
+                    self.shared.stats.increment("jwks", "fetch_failed");
+                    log::error!(
+                        "JWKS of {issuer}: cannot call cluster {:?} ({status:?}); is it defined in Envoy?",
+                        source.cluster
+                    );
+                }
+            }
+        }
+    }
+
+    /// Elect this worker to fetch: the lease is free (absent or expired) and the compare-and-swap wins.
+    fn take_lease(&self, key: &str, now: u64, until: u64) -> bool {
+        let (value, cas) = self.get_shared_data(key);
+        let held_until = value
+            .as_deref()
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
+        held_until <= now
+            && self
+                .set_shared_data(key, Some(until.to_string().as_bytes()), cas)
+                .is_ok()
+    }
+
+    fn jwks_answer(&mut self, token: u32, body_size: usize) {
+        let Some(auth) = self.shared.auth.clone() else {
+            return;
+        };
+        let now = now_secs(self.get_current_time());
+        let mut auth = auth.borrow_mut();
+        let Some(remote) = auth.remotes.iter_mut().find(|r| r.in_flight == Some(token)) else {
+            return;
+        };
+        remote.in_flight = None;
+        let issuer = remote.issuer.clone();
+        let data_key = remote.data_key.clone();
+        let loaded = remote.seen_cas.is_some();
+        let min_interval = remote.source.min_refresh_interval_secs;
+        let status = self
+            .get_http_call_response_header(":status")
+            .unwrap_or_default();
+        let body = self
+            .get_http_call_response_body(0, body_size)
+            .unwrap_or_default();
+        let parsed = if status == "200" {
+            Jwks::parse(&body).map_err(|e| e.to_string())
+        } else {
+            Err(format!("answer {status:?}"))
+        };
+        match parsed {
+            Ok(jwks) if !jwks.is_empty() => {
+                self.shared.stats.increment("jwks", "fetched");
+                let document = encode_document(now, &body);
+                if self
+                    .set_shared_data(&data_key, Some(&document), None)
+                    .is_err()
+                {
+                    log::warn!("JWKS of {issuer}: could not publish to shared data");
+                }
+                let (_, cas) = self.get_shared_data(&data_key);
+                log::info!("JWKS of {issuer} fetched: {} key(s)", jwks.len());
+                auth.install(&issuer, jwks);
+                if let Some(remote) = auth.remotes.iter_mut().find(|r| r.issuer == issuer) {
+                    remote.fetched_at = now;
+                    remote.seen_cas = cas;
+                }
+            }
+            other => {
+                let why = match other {
+                    Ok(_) => "no usable key".to_string(),
+                    Err(e) => e,
+                };
+                self.shared.stats.increment("jwks", "fetch_failed");
+                let retry = if loaded {
+                    min_interval
+                } else {
+                    FIRST_LOAD_RETRY_SECS
+                };
+                log::warn!(
+                    "JWKS of {issuer}: fetch failed ({why}); {} retry in {retry} s",
+                    if loaded {
+                        "keeping the keys loaded before;"
+                    } else {
+                        "no keys loaded yet, tokens of this issuer are answered 503;"
+                    }
+                );
+                let lease_key = format!("{data_key}.lease");
+                let _ = self.set_shared_data(
+                    &lease_key,
+                    Some((now + retry).to_string().as_bytes()),
+                    None,
+                );
+            }
+        }
+    }
+}
+
+impl Root {
+    /// Ask the backend again for the parked long polls that are due.
+    fn poll_again(&mut self) {
+        let shared = Rc::clone(&self.shared);
+        let Ok(config) = &shared.config else {
+            return;
+        };
+        let now = host::now_ms();
+        let due: Vec<(u32, ob_event_core::backend::BackendCall)> = shared
+            .waiters
+            .borrow()
+            .parked
+            .iter()
+            .filter(|(_, w)| w.in_flight.is_none() && w.due_ms <= now)
+            .filter_map(|(ctx, w)| w.exchange.again().map(|call| (*ctx, call)))
+            .collect();
+        let backend = &config.backend;
+        let upstream = Upstream {
+            cluster: &backend.cluster,
+            authority: &backend.authority,
+            timeout_ms: backend.timeout_ms,
+        };
+        for (context_id, call) in due {
+            match host::dispatch(self, &upstream, &call) {
+                Ok(token) => {
+                    let mut waiters = shared.waiters.borrow_mut();
+                    if let Some(waiter) = waiters.parked.get_mut(&context_id) {
+                        waiter.in_flight = Some(token);
+                    }
+                    waiters.calls.insert(token, context_id);
+                }
+                Err(status) => {
+                    log::error!(
+                        "long poll: cannot call cluster {:?}: {status:?}",
+                        backend.cluster
+                    );
+                    // Try again on a later tick.
+                    if let Some(w) = shared.waiters.borrow_mut().parked.get_mut(&context_id) {
+                        w.due_ms = now + 1000;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The backend answered a long poll's later round: answer the request, or park it again.
+    fn long_poll_answer(&mut self, token: u32, body_size: usize) {
+        let shared = Rc::clone(&self.shared);
+        let (status, body) = host::call_answer(body_size);
+        let mut waiters = shared.waiters.borrow_mut();
+        let Some(context_id) = waiters.calls.remove(&token) else {
+            return;
+        };
+        let Some(waiter) = waiters.parked.get_mut(&context_id) else {
+            return;
+        };
+        waiter.in_flight = None;
+        let Ok(config) = &shared.config else {
+            return;
+        };
+        let now = host::now_ms();
+        let next = waiter.exchange.on_answer(config, status, &body, now);
+        let id = waiter.exchange.interaction_id().clone();
+        let reply = match next {
+            Next::Wait { after_ms } => {
+                waiter.due_ms = now + after_ms;
+                return;
+            }
+            Next::Reply(reply) => {
+                respond::answered(&shared.stats, &reply, &id, "/events (long poll)");
+                reply
+            }
+            Next::Refuse { refusal, detail } => {
+                respond::refusal(&shared.stats, &refusal, detail.as_deref(), &id)
+            }
+            Next::Call(_) | Next::ReadBody { .. } => {
+                let refusal = ob_event_core::Refusal::new(
+                    ob_event_core::ErrorKind::BackendBadAnswer,
+                    "The event service answered unexpectedly",
+                );
+                respond::refusal(&shared.stats, &refusal, None, &id)
+            }
+        };
+        waiters.parked.remove(&context_id);
+        drop(waiters);
+        // Answer on the request's own stream; if the client has gone, there is nothing to do.
+        if proxy_wasm::hostcalls::set_effective_context(context_id).is_ok() {
+            host::send(&reply);
+        }
+    }
+}
+
+impl Context for Root {
+    fn on_http_call_response(
+        &mut self,
+        token_id: u32,
+        _num_headers: usize,
+        body_size: usize,
+        _num_trailers: usize,
+    ) {
+        if self.shared.waiters.borrow().calls.contains_key(&token_id) {
+            self.long_poll_answer(token_id, body_size);
+        } else {
+            self.jwks_answer(token_id, body_size);
+        }
+    }
+}
 
 impl RootContext for Root {
     fn on_configure(&mut self, _plugin_configuration_size: usize) -> bool {
         let bytes = self.get_plugin_configuration().unwrap_or_default();
         let config = Config::parse(&bytes);
-        match &config {
-            Ok(config) => log::info!(
-                "ob-event-filter {} configured: base_path {:?}",
-                env!("CARGO_PKG_VERSION"),
-                config.base_path
-            ),
-            Err(error) => log::error!(
-                "ob-event-filter configuration REFUSED, every request will be answered 500 until it is fixed: {error}"
-            ),
-        }
+        let auth = match &config {
+            Ok(config) => {
+                log::info!(
+                    "ob-event-filter {} configured: base_path {:?}, {} issuer(s), backend cluster {:?}",
+                    env!("CARGO_PKG_VERSION"),
+                    config.base_path,
+                    config.issuers.len(),
+                    config.backend.cluster
+                );
+                Some(auth_for(config))
+            }
+            Err(error) => {
+                log::error!(
+                    "ob-event-filter configuration REFUSED, every request will be answered 500 until it is fixed: {error}"
+                );
+                None
+            }
+        };
+        let has_remote = auth
+            .as_ref()
+            .is_some_and(|a| !a.borrow().remotes.is_empty());
+        let long_polls = config.as_ref().is_ok_and(|c| c.long_poll.max_wait_ms > 0);
+        // Parked long polls of the previous configuration stay with it: they are answered by its rules.
+        let waiters = Rc::clone(&self.shared.waiters);
         self.shared = Rc::new(Shared {
             config,
             stats: Stats::default(),
+            auth,
+            waiters,
         });
+        if has_remote || long_polls {
+            self.set_tick_period(TICK);
+            self.refresh_keys();
+        }
         // Keep the plugin loaded even with a bad configuration: the filter then answers every request itself
         // with an OB error carrying the interaction id (fail closed), rather than Envoy's bare 503.
         true
     }
 
-    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        Some(Box::new(Request::new(Rc::clone(&self.shared))))
+    fn on_tick(&mut self) {
+        self.refresh_keys();
+        self.poll_again();
+    }
+
+    fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
+        Some(Box::new(Request::new(Rc::clone(&self.shared), context_id)))
     }
 
     fn get_type(&self) -> Option<ContextType> {

@@ -21,9 +21,29 @@ impl Stats {
         self.increment("", "requests_total");
     }
 
-    /// `ob_event_filter.refused.<reason>`
-    pub fn refused(&self, reason: &'static str) {
-        self.increment("refused", reason);
+    /// `ob_event_filter.refused.<kind>` and, when the refusal names a more precise reason,
+    /// `ob_event_filter.refused.<kind>.<reason>` as well.
+    pub fn refused(&self, kind: &'static str, reason: &'static str) {
+        self.increment("refused", kind);
+        if reason != kind {
+            self.increment_in(kind, reason);
+        }
+    }
+
+    /// `ob_event_filter.refused.<kind>.<reason>`
+    fn increment_in(&self, kind: &'static str, reason: &'static str) {
+        let known = self.ids.borrow().get(&(kind, reason)).copied();
+        let id = match known {
+            Some(id) => id,
+            None => {
+                let id = define(&format!("{PREFIX}.refused.{kind}.{reason}"));
+                self.ids.borrow_mut().insert((kind, reason), id);
+                id
+            }
+        };
+        if let Some(id) = id {
+            let _ = hostcalls::increment_metric(id, 1);
+        }
     }
 
     /// `ob_event_filter[.<group>].<name>`

@@ -1,0 +1,289 @@
+//! One request's exchange with the storage backend, as a pure state machine: the adapter feeds it the
+//! request head, the body and the backend's answers, and does what it says next (read the body, call the
+//! backend, wait, answer). Every decision of the Event Notification API flow after the identity step is
+//! here; the adapter only performs I/O.
+
+use crate::backend::{self, BackendCall, BackendCredentials, CallContext};
+use crate::config::Config;
+use crate::endpoints::Endpoint;
+use crate::errors::{ErrorKind, Refusal};
+use crate::interaction::InteractionId;
+use crate::negotiation;
+use crate::polling::{self, PollRequest};
+use crate::reply::LocalReply;
+use crate::subscriptions;
+use crate::token::VerifiedToken;
+use serde_json::{json, Value};
+
+/// What the request head says beyond method and path.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Head<'a> {
+    pub accept: Option<&'a str>,
+    pub content_type: Option<&'a str>,
+    pub authority: Option<&'a str>,
+}
+
+/// What the adapter does next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    /// Answer with this refusal (render it, count it, log it with `detail` when given).
+    Refuse {
+        refusal: Refusal,
+        detail: Option<String>,
+    },
+    /// Answer with this reply.
+    Reply(LocalReply),
+    /// Read the whole request body, then call [`Exchange::on_body`].
+    ReadBody { limit: usize },
+    /// Call the backend, then [`Exchange::on_answer`] with its answer.
+    Call(BackendCall),
+    /// A long poll found nothing yet: after `after_ms`, call the backend with [`Exchange::again`].
+    Wait { after_ms: u64 },
+}
+
+impl From<Refusal> for Next {
+    fn from(refusal: Refusal) -> Self {
+        Next::Refuse {
+            refusal,
+            detail: None,
+        }
+    }
+}
+
+/// A long poll in progress.
+#[derive(Debug, Clone)]
+struct LongPoll {
+    deadline_ms: u64,
+    interval_ms: u64,
+    /// The re-poll: the same `maxEvents`, no acknowledgements (they were applied by the first call).
+    again: BackendCall,
+}
+
+/// The state of one request after its identity was established.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    endpoint: Endpoint,
+    id: InteractionId,
+    client_id: String,
+    api_base: String,
+    credentials: BackendCredentials,
+    backend_base: String,
+    long_poll: Option<LongPoll>,
+}
+
+impl Exchange {
+    /// Start the exchange for a request whose token verified. Checks `Accept` and, for POST/PUT,
+    /// `Content-Type`; then asks for the body or calls the backend.
+    pub fn start(
+        config: &Config,
+        endpoint: Endpoint,
+        id: InteractionId,
+        identity: &VerifiedToken,
+        head: Head<'_>,
+    ) -> (Exchange, Next) {
+        let api_base = match &config.public_base_url {
+            Some(origin) => format!("{origin}{}", config.base_path),
+            None => subscriptions::api_base(head.authority.unwrap_or_default(), &config.base_path),
+        };
+        let exchange = Exchange {
+            endpoint,
+            id,
+            client_id: identity.consumer_key.clone(),
+            api_base,
+            credentials: BackendCredentials {
+                username: config.backend.username.clone(),
+                password: config.backend.password.clone(),
+            },
+            backend_base: config.backend.base_path.clone(),
+            long_poll: None,
+        };
+        let next = exchange.first_step(config, head);
+        (exchange, next)
+    }
+
+    fn first_step(&self, config: &Config, head: Head<'_>) -> Next {
+        if let Err(refusal) = negotiation::check_accept(head.accept) {
+            return refusal.into();
+        }
+        match &self.endpoint {
+            Endpoint::CreateSubscription | Endpoint::UpdateSubscription { .. } => {
+                if let Err(refusal) = negotiation::check_content_type(head.content_type) {
+                    return refusal.into();
+                }
+                Next::ReadBody {
+                    limit: config.subscriptions.body_limit_bytes,
+                }
+            }
+            Endpoint::PollEvents => {
+                if let Err(refusal) = negotiation::check_content_type(head.content_type) {
+                    return refusal.into();
+                }
+                Next::ReadBody {
+                    limit: config.polling.body_limit_bytes,
+                }
+            }
+            Endpoint::ListSubscriptions => self.call(backend::list_subscriptions_call),
+            Endpoint::DeleteSubscription { id } => {
+                if let Err(refusal) = subscriptions::check_subscription_id(id) {
+                    return refusal.into();
+                }
+                self.call(|ctx| backend::delete_subscription_call(ctx, id))
+            }
+        }
+    }
+
+    fn context(&self) -> CallContext<'_> {
+        CallContext {
+            base_path: &self.backend_base,
+            client_id: &self.client_id,
+            interaction_id: &self.id,
+            credentials: &self.credentials,
+        }
+    }
+
+    fn call(&self, build: impl FnOnce(&CallContext<'_>) -> Result<BackendCall, Refusal>) -> Next {
+        match build(&self.context()) {
+            Ok(call) => Next::Call(call),
+            Err(refusal) => refusal.into(),
+        }
+    }
+
+    /// The body exceeded the limit while it was arriving.
+    pub fn body_too_large(&self, limit: usize) -> Next {
+        Refusal::new(
+            ErrorKind::InvalidFormat,
+            format!("The request body is larger than {limit} bytes"),
+        )
+        .because("body_too_large")
+        .into()
+    }
+
+    /// The whole request body arrived.
+    pub fn on_body(&mut self, config: &Config, body: &[u8], now_ms: u64) -> Next {
+        match self.endpoint.clone() {
+            Endpoint::PollEvents => {
+                let request = match polling::parse_poll(body, &config.polling) {
+                    Ok(request) => request,
+                    Err(refusal) => return refusal.into(),
+                };
+                let long = config.long_poll.max_wait_ms > 0
+                    && request.wants_long_poll(config.long_poll.when_absent);
+                let first = match backend::poll_call(&self.context(), &request.backend_json()) {
+                    Ok(call) => call,
+                    Err(refusal) => return refusal.into(),
+                };
+                if long {
+                    if let Ok(again) = backend::poll_call(&self.context(), &repoll_json(&request)) {
+                        self.long_poll = Some(LongPoll {
+                            deadline_ms: now_ms.saturating_add(config.long_poll.max_wait_ms),
+                            interval_ms: config.long_poll.interval_ms,
+                            again,
+                        });
+                    }
+                }
+                Next::Call(first)
+            }
+            Endpoint::CreateSubscription => {
+                match subscriptions::parse_create(body, &config.subscriptions) {
+                    Ok(input) => self
+                        .call(|ctx| backend::create_subscription_call(ctx, &input.backend_json())),
+                    Err(refusal) => refusal.into(),
+                }
+            }
+            Endpoint::UpdateSubscription { id } => {
+                match subscriptions::parse_update(body, &id, &config.subscriptions) {
+                    Ok(input) => self.call(|ctx| {
+                        backend::update_subscription_call(ctx, &id, &input.backend_json())
+                    }),
+                    Err(refusal) => refusal.into(),
+                }
+            }
+            // GET and DELETE have no body to read: never asked for.
+            Endpoint::ListSubscriptions | Endpoint::DeleteSubscription { .. } => {
+                Refusal::new(ErrorKind::InvalidFormat, "No body is expected").into()
+            }
+        }
+    }
+
+    /// The backend answered (`status` is Envoy's synthetic 503/504 when it could not be reached in time).
+    pub fn on_answer(&mut self, config: &Config, status: u16, body: &[u8], now_ms: u64) -> Next {
+        let id = &self.id;
+        let result = match &self.endpoint {
+            Endpoint::PollEvents => {
+                polling::parse_poll_answer(status, body).map(|answer| match &self.long_poll {
+                    Some(wait)
+                        if answer.is_empty()
+                            && now_ms.saturating_add(wait.interval_ms) < wait.deadline_ms =>
+                    {
+                        Next::Wait {
+                            after_ms: wait.interval_ms,
+                        }
+                    }
+                    _ => Next::Reply(polling::poll_reply(&answer, &config.polling, id)),
+                })
+            }
+            Endpoint::CreateSubscription => subscriptions::parse_backend_subscription(status, body)
+                .map(|s| {
+                    Next::Reply(subscriptions::subscription_reply(
+                        &s,
+                        201,
+                        &self.api_base,
+                        id,
+                    ))
+                }),
+            Endpoint::UpdateSubscription { .. } => {
+                subscriptions::parse_backend_subscription(status, body).map(|s| {
+                    Next::Reply(subscriptions::subscription_reply(
+                        &s,
+                        200,
+                        &self.api_base,
+                        id,
+                    ))
+                })
+            }
+            Endpoint::ListSubscriptions => subscriptions::parse_backend_subscriptions(status, body)
+                .map(|list| {
+                    Next::Reply(subscriptions::subscriptions_reply(
+                        &list,
+                        &self.api_base,
+                        id,
+                    ))
+                }),
+            Endpoint::DeleteSubscription { .. } => {
+                subscriptions::parse_backend_delete(status, body)
+                    .map(|()| Next::Reply(subscriptions::deleted_reply(id)))
+            }
+        };
+        result.unwrap_or_else(|refusal| {
+            let detail = matches!(
+                refusal.kind,
+                ErrorKind::BackendBadAnswer
+                    | ErrorKind::BackendUnavailable
+                    | ErrorKind::BackendTimeout
+            )
+            .then(|| backend::log_detail(status, body));
+            Next::Refuse { refusal, detail }
+        })
+    }
+
+    /// The backend call of the next round of a long poll.
+    pub fn again(&self) -> Option<BackendCall> {
+        self.long_poll.as_ref().map(|w| w.again.clone())
+    }
+
+    pub fn interaction_id(&self) -> &InteractionId {
+        &self.id
+    }
+
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+}
+
+/// What a long poll asks on its later rounds: the same page size, nothing acknowledged again.
+fn repoll_json(request: &PollRequest) -> Value {
+    match request.max_events {
+        Some(n) => json!({ "maxEvents": n, "returnImmediately": true }),
+        None => json!({ "returnImmediately": true }),
+    }
+}

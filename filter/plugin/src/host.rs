@@ -1,0 +1,87 @@
+//! The hostcalls the filter uses, wrapped so that a failing call is a value, never a panic (the SDK's
+//! context-trait defaults unwrap; a panic would kill the worker's VM).
+
+use ob_event_core::backend::BackendCall;
+use ob_event_core::LocalReply;
+use proxy_wasm::hostcalls;
+use proxy_wasm::traits::Context;
+use proxy_wasm::types::{BufferType, MapType, Status};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// A request header (`None` when absent or unreadable).
+pub fn request_header(name: &str) -> Option<String> {
+    hostcalls::get_map_value(MapType::HttpRequestHeaders, name)
+        .ok()
+        .flatten()
+}
+
+/// `[start, start+size)` of the buffered request body.
+pub fn request_body(size: usize) -> Vec<u8> {
+    hostcalls::get_buffer(BufferType::HttpRequestBody, 0, size)
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
+/// Send a local reply to the stream of the effective context. `false` when the stream is gone.
+pub fn send(reply: &LocalReply) -> bool {
+    let headers: Vec<(&str, &str)> = reply
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    hostcalls::send_http_response(u32::from(reply.status), headers, reply.body.as_deref()).is_ok()
+}
+
+/// The answer of a callout: status (Envoy sets a synthetic 503/504 when the upstream could not be reached
+/// in time; 0 when even that is missing) and body.
+pub fn call_answer(body_size: usize) -> (u16, Vec<u8>) {
+    let status = hostcalls::get_map_value(MapType::HttpCallResponseHeaders, ":status")
+        .ok()
+        .flatten()
+        .and_then(|s| s.parse::<u16>().ok())
+        .unwrap_or(0);
+    let body = hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// The host's clock, in milliseconds since the epoch.
+pub fn now_ms() -> u64 {
+    hostcalls::get_current_time()
+        .unwrap_or_else(|_| SystemTime::now())
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default()
+}
+
+/// Where the backend is and how long a call may take.
+pub struct Upstream<'a> {
+    pub cluster: &'a str,
+    pub authority: &'a str,
+    pub timeout_ms: u64,
+}
+
+/// Dispatch a backend call from `context` (its answer comes back to that context).
+pub fn dispatch(
+    context: &dyn Context,
+    upstream: &Upstream<'_>,
+    call: &BackendCall,
+) -> Result<u32, Status> {
+    let mut headers: Vec<(&str, &str)> = vec![
+        (":method", call.method.as_str()),
+        (":path", call.path.as_str()),
+        (":authority", upstream.authority),
+        (":scheme", "http"),
+    ];
+    headers.extend(call.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+    context.dispatch_http_call(
+        upstream.cluster,
+        headers,
+        call.body.as_deref(),
+        vec![],
+        Duration::from_millis(upstream.timeout_ms),
+    )
+}
