@@ -141,7 +141,7 @@ pub fn init(layout: &Layout, wasm: &Path) {
         &serde_json::to_string_pretty(&key.jwks()).unwrap_or_default(),
     );
     write(&layout.store_config(), &store_config(layout));
-    let plugin = plugin_config();
+    let plugin = plugin_config(layout);
     write(&layout.plugin_config(), &plugin);
     write(
         &layout.envoy_config(),
@@ -149,10 +149,24 @@ pub fn init(layout: &Layout, wasm: &Path) {
     );
 }
 
-/// The filter's configuration for the demo.
-pub fn plugin_config() -> String {
+/// The filter's configuration for the demo: the demo key manager's JWKS inline, the store as backend.
+pub fn plugin_config(layout: &Layout) -> String {
+    let jwks: serde_json::Value =
+        serde_json::from_str(&read(&layout.token_jwks())).unwrap_or_default();
     let config = serde_json::json!({
         "base_path": "/open-banking/v3.1",
+        "issuers": [{
+            "issuer": TOKEN_ISSUER,
+            "jwks": jwks,
+        }],
+        "backend": {
+            "cluster": "ob_event_store",
+            "username": STORE_USER,
+            "password": STORE_PASSWORD,
+        },
+        "polling": {
+            "long_poll": { "max_wait_ms": 10000 }
+        },
     });
     serde_json::to_string_pretty(&config).unwrap_or_default()
 }
