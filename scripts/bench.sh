@@ -1,4 +1,11 @@
 #!/usr/bin/env bash
-# `make bench`: performance against native Envoy filters, in one run. See BENCHMARKS.md.
+# `make bench`: the filter against native Envoy filters, in one run, on this machine. See BENCHMARKS.md.
 set -euo pipefail
-echo "make bench: not yet — the first benchmark (token validation vs jwt_authn + rbac) lands with issue 3."
+cd "$(dirname "$0")/.."
+if ! command -v wrk >/dev/null; then
+  echo "bench: installing wrk (Debian)" >&2
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk >/dev/null
+  else sudo apt-get update -qq && sudo apt-get install -y -qq wrk >/dev/null; fi
+fi
+TARGET=${CARGO_TARGET_DIR:-target}
+exec "$TARGET/debug/ob-bench"

@@ -212,6 +212,7 @@ fn envoy_spec(layout: &Layout, wasm: &Path, plugin_config: String) -> EnvoySpec 
             port: STORE_PORT,
             timeout_ms: 1000,
         }],
+        upstream: None,
     }
 }
 

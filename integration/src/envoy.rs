@@ -46,6 +46,9 @@ pub struct EnvoySpec {
     pub admin_address: String,
     pub admin_port: u16,
     pub clusters: Vec<Cluster>,
+    /// Route requests that the filter lets through (route mode) to this cluster; `None`: the catch-all
+    /// `direct_response` that makes a pass-through visible.
+    pub upstream: Option<String>,
 }
 
 fn quoted(text: &str) -> String {
@@ -126,9 +129,7 @@ static_resources:
               domains: ["*"]
               routes:
               - match: {{ prefix: "/" }}
-                direct_response:
-                  status: 500
-                  body: {{ inline_string: {pass_through} }}
+{route}
           http_filters:
           - name: envoy.filters.http.wasm
             typed_config:
@@ -163,7 +164,16 @@ static_resources:
         server_cert = path(&spec.tls.server_cert),
         server_key = path(&spec.tls.server_key),
         client_ca = path(&spec.tls.client_ca),
-        pass_through = quoted(PASS_THROUGH_BODY),
+        route = match &spec.upstream {
+            Some(cluster) => format!(
+                "                route: {{ cluster: {}, timeout: 15s }}",
+                quoted(cluster)
+            ),
+            None => format!(
+                "                direct_response:\n                  status: 500\n                  body: {{ inline_string: {} }}",
+                quoted(PASS_THROUGH_BODY)
+            ),
+        },
         wasm = path(&spec.wasm),
         plugin_config = quoted(&spec.plugin_config),
         clusters = clusters,
@@ -182,16 +192,23 @@ pub struct Envoy {
 impl Envoy {
     /// Write the configuration into `dir`, start Envoy, wait until it is live and its listener is bound.
     pub fn start(spec: &EnvoySpec, dir: &Path) -> Envoy {
+        Self::start_yaml(&render(spec), dir, 1)
+    }
+
+    /// Start Envoy with a bootstrap written by the caller (its listener must be named `ob_event_https`
+    /// and its admin port may be 0), with `concurrency` workers.
+    pub fn start_yaml(yaml: &str, dir: &Path, concurrency: u32) -> Envoy {
         std::fs::create_dir_all(dir).expect("create the Envoy folder");
         let config_path = dir.join("envoy.yaml");
-        std::fs::write(&config_path, render(spec)).expect("write envoy.yaml");
+        std::fs::write(&config_path, yaml).expect("write envoy.yaml");
         let admin_file = dir.join("admin-address.txt");
         let _ = std::fs::remove_file(&admin_file);
         let log_path = dir.join("envoy.log");
         let child = Command::new(workspace::envoy_binary())
             .arg("-c")
             .arg(&config_path)
-            .args(["--concurrency", "1", "--disable-hot-restart", "-l", "info"])
+            .args(["--concurrency", &concurrency.to_string()])
+            .args(["--disable-hot-restart", "-l", "info"])
             .arg("--admin-address-path")
             .arg(&admin_file)
             .stdin(Stdio::null())

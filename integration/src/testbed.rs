@@ -60,6 +60,7 @@ pub struct Builder {
     clusters: Vec<Cluster>,
     require_client_certificate: bool,
     with_store: bool,
+    upstream: Option<String>,
 }
 
 /// The standard plugin configuration: the test issuer with its inline JWKS (PS256, ES256; RS256 allowed
@@ -105,6 +106,12 @@ impl Builder {
             port,
             timeout_ms,
         });
+        self
+    }
+
+    /// Route what the filter lets through (route mode) to the cluster `name` (define it with `cluster`).
+    pub fn upstream(mut self, name: &str) -> Self {
+        self.upstream = Some(name.into());
         self
     }
 
@@ -170,6 +177,7 @@ impl Builder {
             admin_address: "127.0.0.1".into(),
             admin_port: 0,
             clusters: self.clusters,
+            upstream: self.upstream,
         };
         let envoy = Envoy::start(&spec, &dir.path().join("envoy"));
         Testbed {
@@ -189,6 +197,7 @@ impl Testbed {
             clusters: Vec::new(),
             require_client_certificate: true,
             with_store: false,
+            upstream: None,
         }
     }
 

@@ -59,8 +59,10 @@ pub struct Config {
     pub token_cache_entries: usize,
     /// Scopes per endpoint key (see [`ENDPOINT_KEYS`]); any one suffices.
     pub endpoint_scopes: BTreeMap<String, Vec<String>>,
-    /// The storage backend.
-    pub backend: Backend,
+    /// What happens to a request that passed every check.
+    pub forward: Forward,
+    /// The storage backend (required when `forward` is `Backend`).
+    pub backend: Option<Backend>,
     /// `POST /events` rules.
     pub polling: PollingPolicy,
     /// Long polling (`returnImmediately: false`).
@@ -69,6 +71,17 @@ pub struct Config {
     pub subscriptions: SubscriptionPolicy,
     /// `scheme://host[:port]` of `Links.Self`; `None`: `https://` and the request's `:authority`.
     pub public_base_url: Option<String>,
+}
+
+/// What the filter does with a request that passed every check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forward {
+    /// Call the storage backend itself and answer in OB shape (the default).
+    Backend,
+    /// Let the request continue to Envoy's route (e.g. WSO2 API Manager's gateway behind), with
+    /// `x-wso2-client-id` set from the verified token; the upstream's answer goes back as it is, with the
+    /// interaction id added.
+    Route,
 }
 
 /// Long polling: hold a poll that finds nothing until events arrive or the wait ends.
@@ -150,6 +163,7 @@ struct RawConfig {
     #[serde(default)]
     endpoint_scopes: BTreeMap<String, Vec<String>>,
     backend: Option<RawBackend>,
+    forward: Option<RawForward>,
     #[serde(default)]
     polling: RawPolling,
     #[serde(default)]
@@ -182,6 +196,13 @@ struct RawLongPoll {
 struct RawSubscriptions {
     unknown_members: Option<RawUnknown>,
     body_limit_bytes: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum RawForward {
+    Backend,
+    Route,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -349,10 +370,14 @@ impl Config {
             endpoint_scopes.insert(key, scopes);
         }
 
-        let Some(backend) = raw.backend else {
-            return err("backend: the storage backend (cluster, username, password) is required");
+        let forward = match raw.forward {
+            Some(RawForward::Route) => Forward::Route,
+            _ => Forward::Backend,
         };
-        let backend = validate_backend(backend)?;
+        let backend = raw.backend.map(validate_backend).transpose()?;
+        if forward == Forward::Backend && backend.is_none() {
+            return err("backend: the storage backend (cluster, username, password) is required");
+        }
 
         let (polling, long_poll) = validate_polling(raw.polling)?;
         let subscriptions = SubscriptionPolicy {
@@ -372,6 +397,7 @@ impl Config {
             issuers,
             token_cache_entries: raw.token_cache.max_entries,
             endpoint_scopes,
+            forward,
             backend,
             polling,
             long_poll,
@@ -382,9 +408,8 @@ impl Config {
 
     /// The scopes `endpoint` accepts (any one suffices; empty means none needed).
     pub fn scopes_for(&self, endpoint: &Endpoint) -> &[String] {
-        let key = format!("{} {}", endpoint.method(), endpoint.template());
         self.endpoint_scopes
-            .get(&key)
+            .get(endpoint.key())
             .map(Vec::as_slice)
             .unwrap_or_default()
     }
@@ -641,8 +666,9 @@ mod tests {
         assert_eq!(issuer.policy.application_token_type, "APPLICATION");
         assert!(issuer.policy.audiences.is_empty());
         assert!(matches!(issuer.keys, KeySource::Inline(_)));
+        assert_eq!(config.forward, Forward::Backend);
         assert_eq!(
-            config.backend,
+            config.backend.unwrap(),
             Backend {
                 cluster: "store".into(),
                 authority: "store".into(),
@@ -797,6 +823,16 @@ mod tests {
         let first = twice["issuers"][0].clone();
         twice["issuers"].as_array_mut().unwrap().push(first);
         assert!(refused(&twice).contains("twice"));
+    }
+
+    #[test]
+    fn route_mode_needs_no_backend() {
+        let mut route = with(minimal(), "/forward", json!("route"));
+        route.as_object_mut().unwrap().remove("backend");
+        let config = parse(&route).unwrap();
+        assert_eq!(config.forward, Forward::Route);
+        assert!(config.backend.is_none());
+        assert!(refused(&with(minimal(), "/forward", json!("upstream"))).contains("upstream"));
     }
 
     #[test]

@@ -35,6 +35,19 @@ impl Endpoint {
         }
     }
 
+    /// `"<METHOD> <template>"`: the key of per-endpoint configuration (`endpoint_scopes`).
+    pub fn key(&self) -> &'static str {
+        match self {
+            Endpoint::CreateSubscription => "POST /event-subscriptions",
+            Endpoint::ListSubscriptions => "GET /event-subscriptions",
+            Endpoint::UpdateSubscription { .. } => "PUT /event-subscriptions/{EventSubscriptionId}",
+            Endpoint::DeleteSubscription { .. } => {
+                "DELETE /event-subscriptions/{EventSubscriptionId}"
+            }
+            Endpoint::PollEvents => "POST /events",
+        }
+    }
+
     /// The HTTP method of this endpoint.
     pub fn method(&self) -> &'static str {
         match self {
@@ -125,6 +138,22 @@ mod tests {
             ok("POST", "/open-banking/v3.1/events"),
             Endpoint::PollEvents
         );
+    }
+
+    #[test]
+    fn keys_are_method_and_template() {
+        for endpoint in [
+            Endpoint::CreateSubscription,
+            Endpoint::ListSubscriptions,
+            Endpoint::UpdateSubscription { id: "x".into() },
+            Endpoint::DeleteSubscription { id: "x".into() },
+            Endpoint::PollEvents,
+        ] {
+            assert_eq!(
+                endpoint.key(),
+                format!("{} {}", endpoint.method(), endpoint.template())
+            );
+        }
     }
 
     #[test]

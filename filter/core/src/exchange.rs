@@ -4,7 +4,7 @@
 //! here; the adapter only performs I/O.
 
 use crate::backend::{self, BackendCall, BackendCredentials, CallContext};
-use crate::config::Config;
+use crate::config::{Config, Forward};
 use crate::endpoints::Endpoint;
 use crate::errors::{ErrorKind, Refusal};
 use crate::interaction::InteractionId;
@@ -39,6 +39,9 @@ pub enum Next {
     Call(BackendCall),
     /// A long poll found nothing yet: after `after_ms`, call the backend with [`Exchange::again`].
     Wait { after_ms: u64 },
+    /// Route mode: let the request continue to Envoy's route (the headers of [`Exchange::forward_headers`]
+    /// were set when the request head was checked).
+    Forward,
 }
 
 impl From<Refusal> for Next {
@@ -68,6 +71,8 @@ pub struct Exchange {
     api_base: String,
     credentials: BackendCredentials,
     backend_base: String,
+    /// Route mode: after the checks, the request goes on to Envoy's route.
+    route: bool,
     long_poll: Option<LongPoll>,
 }
 
@@ -85,16 +90,30 @@ impl Exchange {
             Some(origin) => format!("{origin}{}", config.base_path),
             None => subscriptions::api_base(head.authority.unwrap_or_default(), &config.base_path),
         };
+        let (credentials, backend_base) = match &config.backend {
+            Some(backend) => (
+                BackendCredentials {
+                    username: backend.username.clone(),
+                    password: backend.password.clone(),
+                },
+                backend.base_path.clone(),
+            ),
+            None => (
+                BackendCredentials {
+                    username: String::new(),
+                    password: String::new(),
+                },
+                String::new(),
+            ),
+        };
         let exchange = Exchange {
             endpoint,
             id,
             client_id: identity.consumer_key.clone(),
             api_base,
-            credentials: BackendCredentials {
-                username: config.backend.username.clone(),
-                password: config.backend.password.clone(),
-            },
-            backend_base: config.backend.base_path.clone(),
+            credentials,
+            backend_base,
+            route: config.forward == Forward::Route,
             long_poll: None,
         };
         let next = exchange.first_step(config, head);
@@ -122,10 +141,14 @@ impl Exchange {
                     limit: config.polling.body_limit_bytes,
                 }
             }
+            Endpoint::ListSubscriptions if self.route => Next::Forward,
             Endpoint::ListSubscriptions => self.call(backend::list_subscriptions_call),
             Endpoint::DeleteSubscription { id } => {
                 if let Err(refusal) = subscriptions::check_subscription_id(id) {
                     return refusal.into();
+                }
+                if self.route {
+                    return Next::Forward;
                 }
                 self.call(|ctx| backend::delete_subscription_call(ctx, id))
             }
@@ -158,8 +181,28 @@ impl Exchange {
         .into()
     }
 
+    /// The request headers to set before the request goes on (route mode): the verified consumer key as
+    /// `x-wso2-client-id` (replacing anything the TPP sent) and the interaction id.
+    pub fn forward_headers(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("x-wso2-client-id", self.client_id.clone()),
+            (crate::interaction::HEADER, self.id.to_string()),
+        ]
+    }
+
+    /// Whether the request goes on to Envoy's route after the checks.
+    pub fn is_route_mode(&self) -> bool {
+        self.route
+    }
+
     /// The whole request body arrived.
     pub fn on_body(&mut self, config: &Config, body: &[u8], now_ms: u64) -> Next {
+        if self.route {
+            return match self.validate_body(config, body) {
+                Ok(()) => Next::Forward,
+                Err(refusal) => refusal.into(),
+            };
+        }
         match self.endpoint.clone() {
             Endpoint::PollEvents => {
                 let request = match polling::parse_poll(body, &config.polling) {
@@ -202,6 +245,20 @@ impl Exchange {
             Endpoint::ListSubscriptions | Endpoint::DeleteSubscription { .. } => {
                 Refusal::new(ErrorKind::InvalidFormat, "No body is expected").into()
             }
+        }
+    }
+
+    /// Route mode: the body's checks only.
+    fn validate_body(&self, config: &Config, body: &[u8]) -> Result<(), Refusal> {
+        match &self.endpoint {
+            Endpoint::PollEvents => polling::parse_poll(body, &config.polling).map(|_| ()),
+            Endpoint::CreateSubscription => {
+                subscriptions::parse_create(body, &config.subscriptions).map(|_| ())
+            }
+            Endpoint::UpdateSubscription { id } => {
+                subscriptions::parse_update(body, id, &config.subscriptions).map(|_| ())
+            }
+            Endpoint::ListSubscriptions | Endpoint::DeleteSubscription { .. } => Ok(()),
         }
     }
 

@@ -8,11 +8,33 @@ use proxy_wasm::traits::Context;
 use proxy_wasm::types::{BufferType, MapType, Status};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// A request header (`None` when absent or unreadable).
-pub fn request_header(name: &str) -> Option<String> {
-    hostcalls::get_map_value(MapType::HttpRequestHeaders, name)
-        .ok()
-        .flatten()
+/// The request headers, read in one hostcall (cheaper than one call per header).
+pub struct RequestHeaders(Vec<(String, String)>);
+
+impl RequestHeaders {
+    pub fn read() -> Self {
+        RequestHeaders(hostcalls::get_map(MapType::HttpRequestHeaders).unwrap_or_default())
+    }
+
+    /// The first value of `name` (lower case, as Envoy keeps them).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Set (replace) a request header; a failure is logged, the request then carries what it had.
+pub fn set_request_header(name: &str, value: &str) {
+    if hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(value)).is_err() {
+        log::warn!("could not set the request header {name}");
+    }
+}
+
+/// Set (replace) a response header.
+pub fn set_response_header(name: &str, value: &str) {
+    let _ = hostcalls::set_map_value(MapType::HttpResponseHeaders, name, Some(value));
 }
 
 /// `[start, start+size)` of the buffered request body.

@@ -24,6 +24,8 @@ enum Phase {
     Backend { exchange: Exchange },
     /// Parked with the root context (long poll).
     Parked,
+    /// Route mode: passed every check and went on to Envoy's route.
+    Forwarded,
     /// Answered.
     Done,
 }
@@ -99,7 +101,9 @@ impl Request {
                 let Ok(config) = &shared.config else {
                     return self.fail_closed();
                 };
-                let backend = &config.backend;
+                let Some(backend) = &config.backend else {
+                    return self.fail_closed();
+                };
                 let upstream = Upstream {
                     cluster: &backend.cluster,
                     authority: &backend.authority,
@@ -123,6 +127,10 @@ impl Request {
                         self.refuse(&refusal, Some(&detail))
                     }
                 }
+            }
+            Next::Forward => {
+                self.phase = Phase::Forwarded;
+                Action::Continue
             }
             Next::Wait { after_ms } => {
                 self.shared.waiters.borrow_mut().park(
@@ -178,9 +186,9 @@ impl Context for Request {
 impl HttpContext for Request {
     fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
         self.shared.stats.request();
-        let sent_id = host::request_header(interaction::HEADER);
+        let headers = host::RequestHeaders::read();
         self.id = Some(InteractionId::for_request(
-            sent_id.as_deref(),
+            headers.get(interaction::HEADER),
             random_bytes(),
         ));
 
@@ -190,14 +198,13 @@ impl HttpContext for Request {
             _ => return self.fail_closed(),
         };
 
-        let method = host::request_header(":method").unwrap_or_default();
-        let path = host::request_header(":path").unwrap_or_default();
-        let endpoint = match endpoints::route(&config.base_path, &method, &path) {
+        let method = headers.get(":method").unwrap_or_default();
+        let path = headers.get(":path").unwrap_or_default();
+        let endpoint = match endpoints::route(&config.base_path, method, path) {
             Ok(endpoint) => endpoint,
             Err(refusal) => return self.refuse(&refusal, None),
         };
 
-        let authorization = host::request_header("authorization");
         let now = host::now_ms() / 1000;
         let authenticated = {
             let mut auth = auth.borrow_mut();
@@ -206,7 +213,7 @@ impl HttpContext for Request {
                 config,
                 |issuer| keys_of(&auth.keys, issuer),
                 &mut auth.cache,
-                authorization.as_deref(),
+                headers.get("authorization"),
                 &endpoint,
                 now,
             );
@@ -219,25 +226,32 @@ impl HttpContext for Request {
         };
         let verified = match authenticated {
             Ok(authenticated) => {
-                self.shared.stats.increment(
-                    "token_cache",
-                    if authenticated.cached { "hit" } else { "miss" },
-                );
+                self.shared.stats.token_cache(authenticated.cached);
                 authenticated.token
             }
             Err(failure) => return self.refuse(&failure.refusal, None),
         };
 
-        let accept = host::request_header("accept");
-        let content_type = host::request_header("content-type");
-        let authority = host::request_header(":authority");
         let head = Head {
-            accept: accept.as_deref(),
-            content_type: content_type.as_deref(),
-            authority: authority.as_deref(),
+            accept: headers.get("accept"),
+            content_type: headers.get("content-type"),
+            authority: headers.get(":authority"),
         };
         let (exchange, next) = Exchange::start(config, endpoint, self.id(), &verified, head);
+        if exchange.is_route_mode() {
+            // Before the headers go on: the identity the upstream sees is the verified one.
+            for (name, value) in exchange.forward_headers() {
+                host::set_request_header(name, &value);
+            }
+        }
         self.apply(exchange, next, end_of_stream)
+    }
+
+    fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        if matches!(self.phase, Phase::Forwarded) {
+            host::set_response_header(interaction::HEADER, &self.id().to_string());
+        }
+        Action::Continue
     }
 
     fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {

@@ -37,7 +37,7 @@ pub fn refusal(
 /// Count and log an answer the filter produced from the backend's.
 pub fn answered(stats: &Stats, reply: &LocalReply, id: &InteractionId, what: &str) {
     stats.increment("answered", status_class(reply.status));
-    log::info!("[{id}] {what}: {}", reply.status);
+    log::debug!("[{id}] {what}: {}", reply.status);
 }
 
 fn status_class(status: u16) -> &'static str {

@@ -267,7 +267,9 @@ impl Root {
             .filter(|(_, w)| w.in_flight.is_none() && w.due_ms <= now)
             .filter_map(|(ctx, w)| w.exchange.again().map(|call| (*ctx, call)))
             .collect();
-        let backend = &config.backend;
+        let Some(backend) = &config.backend else {
+            return;
+        };
         let upstream = Upstream {
             cluster: &backend.cluster,
             authority: &backend.authority,
@@ -326,7 +328,7 @@ impl Root {
             Next::Refuse { refusal, detail } => {
                 respond::refusal(&shared.stats, &refusal, detail.as_deref(), &id)
             }
-            Next::Call(_) | Next::ReadBody { .. } => {
+            Next::Call(_) | Next::ReadBody { .. } | Next::Forward => {
                 let refusal = ob_event_core::Refusal::new(
                     ob_event_core::ErrorKind::BackendBadAnswer,
                     "The event service answered unexpectedly",
@@ -366,11 +368,16 @@ impl RootContext for Root {
         let auth = match &config {
             Ok(config) => {
                 log::info!(
-                    "ob-event-filter {} configured: base_path {:?}, {} issuer(s), backend cluster {:?}",
+                    "ob-event-filter {} configured: base_path {:?}, {} issuer(s), {}",
                     env!("CARGO_PKG_VERSION"),
                     config.base_path,
                     config.issuers.len(),
-                    config.backend.cluster
+                    match &config.backend {
+                        Some(backend)
+                            if config.forward == ob_event_core::config::Forward::Backend =>
+                            format!("backend cluster {:?}", backend.cluster),
+                        _ => "forwarding to the route".to_string(),
+                    }
                 );
                 Some(auth_for(config))
             }
@@ -389,7 +396,7 @@ impl RootContext for Root {
         let waiters = Rc::clone(&self.shared.waiters);
         self.shared = Rc::new(Shared {
             config,
-            stats: Stats::default(),
+            stats: Stats::new(),
             auth,
             waiters,
         });

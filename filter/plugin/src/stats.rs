@@ -13,12 +13,44 @@ pub const PREFIX: &str = "ob_event_filter";
 pub struct Stats {
     /// (group, name) → counter id (`None`: the host refused to define it; not retried).
     ids: RefCell<HashMap<(&'static str, &'static str), Option<u32>>>,
+    /// The counters of every request, resolved once (the hot path does no lookup).
+    hot: Option<Hot>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Hot {
+    requests: Option<u32>,
+    cache_hit: Option<u32>,
+    cache_miss: Option<u32>,
 }
 
 impl Stats {
+    /// Stats with the per-request counters defined up front.
+    pub fn new() -> Self {
+        Stats {
+            ids: RefCell::default(),
+            hot: Some(Hot {
+                requests: define(&format!("{PREFIX}.requests_total")),
+                cache_hit: define(&format!("{PREFIX}.token_cache.hit")),
+                cache_miss: define(&format!("{PREFIX}.token_cache.miss")),
+            }),
+        }
+    }
+
     /// `ob_event_filter.requests_total`
     pub fn request(&self) {
-        self.increment("", "requests_total");
+        match self.hot {
+            Some(hot) => bump(hot.requests),
+            None => self.increment("", "requests_total"),
+        }
+    }
+
+    /// `ob_event_filter.token_cache.hit` / `.miss`
+    pub fn token_cache(&self, hit: bool) {
+        match self.hot {
+            Some(hot) => bump(if hit { hot.cache_hit } else { hot.cache_miss }),
+            None => self.increment("token_cache", if hit { "hit" } else { "miss" }),
+        }
     }
 
     /// `ob_event_filter.refused.<kind>` and, when the refusal names a more precise reason,
@@ -26,46 +58,35 @@ impl Stats {
     pub fn refused(&self, kind: &'static str, reason: &'static str) {
         self.increment("refused", kind);
         if reason != kind {
-            self.increment_in(kind, reason);
-        }
-    }
-
-    /// `ob_event_filter.refused.<kind>.<reason>`
-    fn increment_in(&self, kind: &'static str, reason: &'static str) {
-        let known = self.ids.borrow().get(&(kind, reason)).copied();
-        let id = match known {
-            Some(id) => id,
-            None => {
-                let id = define(&format!("{PREFIX}.refused.{kind}.{reason}"));
-                self.ids.borrow_mut().insert((kind, reason), id);
-                id
-            }
-        };
-        if let Some(id) = id {
-            let _ = hostcalls::increment_metric(id, 1);
+            self.bump_named((kind, reason), || {
+                format!("{PREFIX}.refused.{kind}.{reason}")
+            });
         }
     }
 
     /// `ob_event_filter[.<group>].<name>`
     pub fn increment(&self, group: &'static str, name: &'static str) {
-        let known = self.ids.borrow().get(&(group, name)).copied();
+        self.bump_named((group, name), || {
+            if group.is_empty() {
+                format!("{PREFIX}.{name}")
+            } else {
+                format!("{PREFIX}.{group}.{name}")
+            }
+        });
+    }
+
+    /// Increment the counter known by `key`, defining it (as `full_name()`) on first use.
+    fn bump_named(&self, key: (&'static str, &'static str), full_name: impl FnOnce() -> String) {
+        let known = self.ids.borrow().get(&key).copied();
         let id = match known {
             Some(id) => id,
             None => {
-                let full = if group.is_empty() {
-                    format!("{PREFIX}.{name}")
-                } else {
-                    format!("{PREFIX}.{group}.{name}")
-                };
-                let id = define(&full);
-                self.ids.borrow_mut().insert((group, name), id);
+                let id = define(&full_name());
+                self.ids.borrow_mut().insert(key, id);
                 id
             }
         };
-        if let Some(id) = id {
-            // A failed increment loses one count; it must not fail the request.
-            let _ = hostcalls::increment_metric(id, 1);
-        }
+        bump(id);
     }
 }
 
@@ -76,5 +97,12 @@ fn define(name: &str) -> Option<u32> {
             log::warn!("could not define the counter {name}: {status:?}");
             None
         }
+    }
+}
+
+fn bump(id: Option<u32>) {
+    if let Some(id) = id {
+        // A failed increment loses one count; it must not fail the request.
+        let _ = hostcalls::increment_metric(id, 1);
     }
 }
