@@ -353,10 +353,11 @@ pub fn log_detail(status: u16, body: &[u8]) -> String {
 pub mod openapi_check {
     use serde_json::Value;
 
-    /// Load an OB v3.1.2 OpenAPI file from the shared specs; fail loudly when it is absent.
+    /// Load an OB v3.1.2 OpenAPI file (verbatim copies in `tests/fixtures/obie-v3.1.2/`); fail loudly when
+    /// it is absent.
     pub fn load(file: &str) -> Value {
         let path = format!(
-            "{}/../../../shared/specs/obie/v3.1.2/{file}",
+            "{}/tests/fixtures/obie-v3.1.2/{file}",
             env!("CARGO_MANIFEST_DIR")
         );
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
