@@ -53,6 +53,20 @@ pub enum ErrorKind {
     BackendTimeout,
     /// The storage backend answered something the filter cannot use.
     BackendBadAnswer,
+    /// The token's consumer key has no key mapping, application or subscription to this API (WSO2 900908).
+    SubscriptionMissing,
+    /// The subscription (or the API) is blocked, or blocked for production keys (WSO2 900907).
+    SubscriptionBlocked,
+    /// The subscription is on hold or rejected (WSO2 900909).
+    SubscriptionInactive,
+    /// No subscription data yet (the first load from the APIM data API has not succeeded).
+    SubscriptionDataUnavailable,
+    /// The client certificate is missing, unusable, not valid now, or not the one the token is bound to:
+    /// the caller is not authenticated (the refusal's `reason` says which).
+    CertificateUnauthorized,
+    /// The client certificate is valid but not entitled: another organisation than the application's, or
+    /// without the PSD2 role the endpoint requires.
+    CertificateForbidden,
 }
 
 /// What one [`ErrorKind`] becomes.
@@ -98,6 +112,12 @@ impl ErrorKind {
         ErrorKind::BackendUnavailable,
         ErrorKind::BackendTimeout,
         ErrorKind::BackendBadAnswer,
+        ErrorKind::SubscriptionMissing,
+        ErrorKind::SubscriptionBlocked,
+        ErrorKind::SubscriptionInactive,
+        ErrorKind::SubscriptionDataUnavailable,
+        ErrorKind::CertificateUnauthorized,
+        ErrorKind::CertificateForbidden,
     ];
 
     /// The table.
@@ -162,6 +182,32 @@ impl ErrorKind {
             BackendUnavailable => (503, UNEXPECTED, None, "backend_unavailable"),
             BackendTimeout => (504, UNEXPECTED, None, "backend_timeout"),
             BackendBadAnswer => (502, UNEXPECTED, None, "backend_bad_answer"),
+            SubscriptionMissing => (
+                403,
+                Some("OBEventGateway.Subscription.Forbidden"),
+                Some("900908"),
+                "subscription_missing",
+            ),
+            SubscriptionBlocked => (
+                403,
+                Some("OBEventGateway.Subscription.Blocked"),
+                Some("900907"),
+                "subscription_blocked",
+            ),
+            SubscriptionInactive => (
+                403,
+                Some("OBEventGateway.Subscription.Inactive"),
+                Some("900909"),
+                "subscription_inactive",
+            ),
+            SubscriptionDataUnavailable => (503, UNEXPECTED, None, "subscription_data_unavailable"),
+            CertificateUnauthorized => (401, None, Some("200007"), "certificate_unauthorized"),
+            CertificateForbidden => (
+                403,
+                Some("OBEventGateway.Certificate.Forbidden"),
+                Some("200004"),
+                "certificate_forbidden",
+            ),
         };
         ErrorSpec {
             status,

@@ -15,6 +15,7 @@ pub mod interaction;
 pub mod negotiation;
 pub mod polling;
 pub mod reply;
+pub mod subscription_data;
 pub mod subscriptions;
 pub mod token;
 
