@@ -167,6 +167,9 @@ pub fn plugin_config(layout: &Layout) -> String {
         "polling": {
             "long_poll": { "max_wait_ms": 10000 }
         },
+        "certificate": {
+            "organisations": crate::testbed::organisations(),
+        },
     });
     serde_json::to_string_pretty(&config).unwrap_or_default()
 }

@@ -175,6 +175,68 @@ impl Ca {
     }
 }
 
+/// PSD2 roles of an eIDAS certificate (ETSI TS 119 495): (role OID, role name).
+pub const PSP_AS: (&str, &str) = ("0.4.0.19495.1.1", "PSP_AS");
+pub const PSP_PI: (&str, &str) = ("0.4.0.19495.1.2", "PSP_PI");
+pub const PSP_AI: (&str, &str) = ("0.4.0.19495.1.3", "PSP_AI");
+pub const PSP_IC: (&str, &str) = ("0.4.0.19495.1.4", "PSP_IC");
+
+/// The qcStatements extension (1.3.6.1.5.5.7.1.3) with one PSD2 statement (0.4.0.19495.2) granting
+/// `roles`, issued by the national competent authority `nca_name` / `nca_id`.
+pub fn psd2_qc_statements(roles: &[(&str, &str)], nca_name: &str, nca_id: &str) -> CustomExtension {
+    let roles: Vec<Vec<u8>> = roles
+        .iter()
+        .map(|(oid, name)| der::seq(&[der::oid(oid), der::utf8(name)]))
+        .collect();
+    let psd2 = der::seq(&[der::seq(&roles), der::utf8(nca_name), der::utf8(nca_id)]);
+    let statement = der::seq(&[der::oid("0.4.0.19495.2"), psd2]);
+    CustomExtension::from_oid_content(&[1, 3, 6, 1, 5, 5, 7, 1, 3], der::seq(&[statement]))
+}
+
+/// Just enough DER to write a qcStatement.
+mod der {
+    fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+        let mut out = vec![tag];
+        let len = content.len();
+        if len < 0x80 {
+            out.push(len as u8);
+        } else if len < 0x100 {
+            out.extend([0x81, len as u8]);
+        } else {
+            out.extend([0x82, (len >> 8) as u8, len as u8]);
+        }
+        out.extend_from_slice(content);
+        out
+    }
+
+    pub fn seq(items: &[Vec<u8>]) -> Vec<u8> {
+        tlv(0x30, &items.concat())
+    }
+
+    pub fn utf8(text: &str) -> Vec<u8> {
+        tlv(0x0c, text.as_bytes())
+    }
+
+    pub fn oid(dotted: &str) -> Vec<u8> {
+        let arcs: Vec<u64> = dotted
+            .split('.')
+            .map(|a| a.parse().expect("an OID arc"))
+            .collect();
+        let mut body = vec![(arcs[0] * 40 + arcs[1]) as u8];
+        for &arc in &arcs[2..] {
+            let mut chunk = vec![(arc & 0x7f) as u8];
+            let mut rest = arc >> 7;
+            while rest > 0 {
+                chunk.push(((rest & 0x7f) as u8) | 0x80);
+                rest >>= 7;
+            }
+            chunk.reverse();
+            body.extend(chunk);
+        }
+        tlv(0x06, &body)
+    }
+}
+
 /// Decode the first certificate of a PEM document to DER.
 pub fn pem_to_der(pem: &str) -> Option<Vec<u8>> {
     use base64::engine::general_purpose::STANDARD;

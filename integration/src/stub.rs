@@ -96,10 +96,14 @@ impl Stub {
                 while !stop.load(Ordering::SeqCst) {
                     match listener.accept() {
                         Ok((stream, _)) => {
-                            let (handler, requests, count) =
-                                (handler.clone(), requests.clone(), count.clone());
+                            let (handler, requests, count, stop) = (
+                                handler.clone(),
+                                requests.clone(),
+                                count.clone(),
+                                stop.clone(),
+                            );
                             std::thread::spawn(move || {
-                                serve(stream, &*handler, &requests, &count);
+                                serve(stream, &*handler, &requests, &count, &stop);
                             });
                         }
                         Err(_) => std::thread::sleep(Duration::from_millis(5)),
@@ -146,6 +150,7 @@ fn serve(
     handler: &Handler,
     requests: &Mutex<Vec<StubRequest>>,
     count: &AtomicUsize,
+    stop: &AtomicBool,
 ) {
     let _ = stream.set_nonblocking(false);
     let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
@@ -158,6 +163,10 @@ fn serve(
     loop {
         let mut line = String::new();
         if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        // A stopped stub answers nothing more, even on a connection kept alive from before.
+        if stop.load(Ordering::SeqCst) {
             return;
         }
         let mut parts = line.split_whitespace();

@@ -77,8 +77,25 @@ pub fn standard_config(ctx: &Context) -> Value {
             "username": store::USER,
             "password": store::PASSWORD,
             "timeout_ms": 3000,
+        },
+        "certificate": {
+            "organisations": organisations(),
         }
     })
+}
+
+/// The registered organisation (organizationIdentifier) of each demo TPP's client.
+pub fn organisations() -> Value {
+    let map: serde_json::Map<String, Value> = TPPS
+        .iter()
+        .map(|t| {
+            (
+                t.client_id.to_string(),
+                json!(format!("PSDGB-OB-{}", t.organisation_id)),
+            )
+        })
+        .collect();
+    Value::Object(map)
 }
 
 impl Builder {
@@ -220,6 +237,11 @@ impl Testbed {
             &self.ca.cert_pem,
             Some((&tpp.cert.cert_pem, &tpp.cert.key_pem)),
         )
+    }
+
+    /// A client presenting `cert`.
+    pub fn client_with(&self, cert: &Issued) -> Client {
+        Client::new(&self.ca.cert_pem, Some((&cert.cert_pem, &cert.key_pem)))
     }
 
     /// A client presenting no certificate.

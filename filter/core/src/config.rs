@@ -3,6 +3,7 @@
 //! `docs/configuration.md`. A configuration that does not validate never serves a request: the filter
 //! answers 500 until a good one is loaded.
 
+use crate::certificate::{CertificatePolicy, OrgMatch, Role};
 use crate::endpoints::Endpoint;
 use crate::polling::{OverMax, PollingPolicy, UnknownMembers};
 use crate::subscriptions::SubscriptionPolicy;
@@ -71,6 +72,48 @@ pub struct Config {
     pub subscriptions: SubscriptionPolicy,
     /// `scheme://host[:port]` of `Links.Self`; `None`: `https://` and the request's `:authority`.
     pub public_base_url: Option<String>,
+    /// The client-certificate rules.
+    pub certificate: Certificates,
+}
+
+/// Client certificates: where the filter reads them, the rules per endpoint, and who owns which client.
+#[derive(Debug, Clone)]
+pub struct Certificates {
+    /// The rules per endpoint key (they differ only in the PSD2 roles required).
+    policies: BTreeMap<String, CertificatePolicy>,
+    pub source: CertificateSource,
+    /// Registered organisation per consumer key (the static source of the organisation check).
+    pub organisations: BTreeMap<String, String>,
+    /// Parsed certificates kept per worker.
+    pub cache_entries: usize,
+}
+
+impl Certificates {
+    /// The rules for `endpoint`.
+    pub fn policy(&self, endpoint: &Endpoint) -> Option<&CertificatePolicy> {
+        self.policies.get(endpoint.key())
+    }
+}
+
+/// Where the client certificate comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CertificateSource {
+    /// Envoy's `x-forwarded-client-cert` (`SANITIZE_SET`, `Cert` included), cross-checked with the TLS
+    /// connection's certificate digest. The default.
+    Xfcc,
+    /// A header set by a load balancer that ended TLS in front of Envoy. Only for such deployments: the
+    /// header is trusted as it is.
+    Header { name: String, format: HeaderFormat },
+}
+
+/// How a trusted certificate header is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HeaderFormat {
+    /// PEM (newlines possibly turned into spaces, or URL-encoded).
+    Pem,
+    /// URL-encoded base64 of the DER (WSO2's `isClientCertificateEncoded`).
+    Base64Der,
 }
 
 /// What the filter does with a request that passed every check.
@@ -169,6 +212,34 @@ struct RawConfig {
     #[serde(default)]
     subscriptions: RawSubscriptions,
     public_base_url: Option<String>,
+    #[serde(default)]
+    certificate: RawCertificate,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCertificate {
+    required: Option<bool>,
+    bound_token_required: Option<bool>,
+    organisation_match: Option<OrgMatch>,
+    required_roles: Option<Vec<Role>>,
+    #[serde(default)]
+    endpoint_roles: BTreeMap<String, Vec<Role>>,
+    clock_skew_secs: Option<u64>,
+    source: Option<RawCertificateSource>,
+    #[serde(default)]
+    organisations: BTreeMap<String, String>,
+    cache_entries: Option<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCertificateSource {
+    /// `xfcc` or `header`.
+    #[serde(rename = "type")]
+    kind: String,
+    name: Option<String>,
+    format: Option<HeaderFormat>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -392,7 +463,10 @@ impl Config {
             .map(|url| validate_public_base_url(&url))
             .transpose()?;
 
+        let certificate = validate_certificate(raw.certificate)?;
+
         Ok(Config {
+            certificate,
             base_path,
             issuers,
             token_cache_entries: raw.token_cache.max_entries,
@@ -519,6 +593,87 @@ fn validate_backend(raw: RawBackend) -> Result<Backend, ConfigError> {
         timeout_ms: raw.timeout_ms,
         username: raw.username,
         password: raw.password,
+    })
+}
+
+/// Default number of parsed certificates kept per worker.
+pub const DEFAULT_CERTIFICATE_CACHE_ENTRIES: usize = 1024;
+
+fn validate_certificate(raw: RawCertificate) -> Result<Certificates, ConfigError> {
+    let mut base = CertificatePolicy::default();
+    if let Some(v) = raw.required {
+        base.required = v;
+    }
+    if let Some(v) = raw.bound_token_required {
+        base.bound_token_required = v;
+    }
+    if let Some(v) = raw.organisation_match {
+        base.organisation_match = v;
+    }
+    if let Some(v) = raw.required_roles {
+        base.required_roles = v;
+    }
+    if let Some(v) = raw.clock_skew_secs {
+        base.clock_skew_secs = v;
+    }
+    base.validate()
+        .map_err(|e| ConfigError(format!("certificate: {e}")))?;
+    let mut policies = BTreeMap::new();
+    for key in ENDPOINT_KEYS {
+        policies.insert(key.to_string(), base.clone());
+    }
+    for (key, roles) in raw.endpoint_roles {
+        let Some(policy) = policies.get_mut(&key) else {
+            return err(format!(
+                "certificate.endpoint_roles: unknown endpoint {key:?}; the endpoints are {}",
+                ENDPOINT_KEYS.join(", ")
+            ));
+        };
+        policy.required_roles = roles;
+        policy
+            .validate()
+            .map_err(|e| ConfigError(format!("certificate.endpoint_roles[{key:?}]: {e}")))?;
+    }
+    let source = match raw.source {
+        None => CertificateSource::Xfcc,
+        Some(src) => match (src.kind.as_str(), src.name, src.format) {
+            ("xfcc", None, None) => CertificateSource::Xfcc,
+            ("header", Some(name), format) => {
+                let valid = !name.is_empty()
+                    && name
+                        .bytes()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-');
+                if !valid || name == "x-forwarded-client-cert" {
+                    return err(format!(
+                        "certificate.source.name {name:?}: a lower-case header name other than x-forwarded-client-cert"
+                    ));
+                }
+                CertificateSource::Header {
+                    name,
+                    format: format.unwrap_or(HeaderFormat::Pem),
+                }
+            }
+            _ => {
+                return err(
+                    "certificate.source: {\"type\": \"xfcc\"} or {\"type\": \"header\", \"name\": …, \"format\": \"pem\" | \"base64_der\"}",
+                )
+            }
+        },
+    };
+    if raw
+        .organisations
+        .iter()
+        .any(|(k, v)| k.is_empty() || v.is_empty())
+    {
+        return err("certificate.organisations: client ids and organisations must not be empty");
+    }
+    Ok(Certificates {
+        policies,
+        source,
+        organisations: raw.organisations,
+        cache_entries: raw
+            .cache_entries
+            .unwrap_or(DEFAULT_CERTIFICATE_CACHE_ENTRIES),
     })
 }
 
@@ -823,6 +978,77 @@ mod tests {
         let first = twice["issuers"][0].clone();
         twice["issuers"].as_array_mut().unwrap().push(first);
         assert!(refused(&twice).contains("twice"));
+    }
+
+    #[test]
+    fn certificate_rules_default_to_the_strict_ones() {
+        let config = parse(&minimal()).unwrap();
+        let policy = config.certificate.policy(&Endpoint::PollEvents).unwrap();
+        assert_eq!(policy, &CertificatePolicy::default());
+        assert!(policy.required && policy.bound_token_required);
+        assert_eq!(policy.organisation_match, OrgMatch::OrganizationIdentifier);
+        assert_eq!(config.certificate.source, CertificateSource::Xfcc);
+        assert!(config.certificate.organisations.is_empty());
+        assert_eq!(config.certificate.cache_entries, 1024);
+    }
+
+    #[test]
+    fn certificate_roles_per_endpoint_and_the_trusted_header() {
+        let config = parse(&with(
+            minimal(),
+            "/certificate",
+            json!({
+                "required_roles": ["AISP"],
+                "endpoint_roles": {"POST /events": ["PSP_IC", "PISP"]},
+                "source": {"type": "header", "name": "x-wso2-client-certificate", "format": "base64_der"},
+                "organisations": {"client-1": "PSDGB-FCA-123456"}
+            }),
+        ))
+        .unwrap();
+        let c = &config.certificate;
+        assert_eq!(
+            c.policy(&Endpoint::ListSubscriptions)
+                .unwrap()
+                .required_roles
+                .len(),
+            1
+        );
+        assert_eq!(
+            c.policy(&Endpoint::PollEvents)
+                .unwrap()
+                .required_roles
+                .len(),
+            2
+        );
+        assert_eq!(
+            c.source,
+            CertificateSource::Header {
+                name: "x-wso2-client-certificate".into(),
+                format: HeaderFormat::Base64Der
+            }
+        );
+        assert_eq!(c.organisations["client-1"], "PSDGB-FCA-123456");
+    }
+
+    #[test]
+    fn certificate_configuration_mistakes_are_refused() {
+        for bad in [
+            json!({"endpoint_roles": {"POST /event": ["AISP"]}}),
+            json!({"required_roles": ["SUPERUSER"]}),
+            json!({"source": {"type": "header"}}),
+            json!({"source": {"type": "header", "name": "x-forwarded-client-cert"}}),
+            json!({"source": {"type": "header", "name": "X-Cert"}}),
+            json!({"source": {"type": "tls"}}),
+            json!({"organisations": {"client-1": ""}}),
+            json!({"required": false}),
+            json!({"organisation_match": "country"}),
+            json!({"verify": true}),
+        ] {
+            assert!(
+                parse(&with(minimal(), "/certificate", bad.clone())).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -1,10 +1,14 @@
 //! The token part of the identity step: from the `Authorization` header to a verified identity, or a
 //! refusal. Pure: the adapter supplies the time, the issuers' current keys and its verified-token cache.
 
-use crate::config::{Config, Issuer};
+use crate::certificate::{self, xfcc, CertificateCache, CertificateError, CertificateFacts};
+use crate::config::{CertificateSource, Config, HeaderFormat, Issuer};
 use crate::endpoints::Endpoint;
 use crate::errors::{ErrorKind, Refusal};
 use crate::token::{self, any_scope_granted, Jwks, TokenCache, TokenError, VerifiedToken};
+
+/// The header Envoy sets with the verified client certificate (`forward_client_cert_details: SANITIZE_SET`).
+pub const XFCC_HEADER: &str = "x-forwarded-client-cert";
 
 /// `WWW-Authenticate` on every 401 of the token step (RFC 6750 §3).
 pub const WWW_AUTHENTICATE: &str = r#"Bearer error="invalid_token""#;
@@ -136,4 +140,87 @@ fn issuer_hint(token: &str) -> Option<String> {
     let bytes = base64ct::Base64UrlUnpadded::decode_vec(payload).ok()?;
     let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
     claims.get("iss")?.as_str().map(str::to_string)
+}
+
+/// The refusal for a certificate error: 403 with an OB body when the certificate is valid but not
+/// entitled (organisation, roles), else 401 without a body.
+pub fn certificate_refusal(error: &CertificateError) -> Refusal {
+    let kind = if error.is_forbidden() {
+        ErrorKind::CertificateForbidden
+    } else {
+        ErrorKind::CertificateUnauthorized
+    };
+    let message = match error.wso2_code() {
+        Some(code) => format!("{} (WSO2 {code})", error.message()),
+        None => error.message(),
+    };
+    Refusal::new(kind, message).because(error.reason())
+}
+
+/// The client certificate of the request, read from where the configuration says:
+/// - `xfcc`: the `x-forwarded-client-cert` Envoy set, which must be the certificate of this TLS connection
+///   (`connection_sha256` gives Envoy's `connection.sha256_peer_certificate_digest`, read only when needed;
+///   without it, a header cannot be trusted and is refused);
+/// - a trusted header, as it is.
+///
+/// `Ok(None)`: no certificate was presented.
+pub fn read_certificate(
+    config: &Config,
+    cache: &mut CertificateCache,
+    header: impl Fn(&str) -> Option<String>,
+    connection_sha256: impl FnOnce() -> Option<String>,
+) -> Result<Option<CertificateFacts>, Refusal> {
+    let refuse = |e: CertificateError| certificate_refusal(&e);
+    match &config.certificate.source {
+        CertificateSource::Xfcc => {
+            let Some(value) = header(XFCC_HEADER) else {
+                return Ok(None);
+            };
+            let der = xfcc::leaf_der_from_xfcc(value.as_bytes()).map_err(refuse)?;
+            let facts = cache.parse(&der).map_err(refuse)?;
+            match connection_sha256() {
+                Some(digest) => certificate::cross_check(&facts, Some(&digest)).map_err(refuse)?,
+                None => return Err(refuse(CertificateError::ConnectionMismatch)),
+            }
+            Ok(Some(facts))
+        }
+        CertificateSource::Header { name, format } => {
+            let Some(value) = header(name) else {
+                return Ok(None);
+            };
+            let der = match format {
+                HeaderFormat::Pem => xfcc::leaf_der_from_pem_header(value.as_bytes()),
+                HeaderFormat::Base64Der => xfcc::leaf_der_from_base64_der_header(value.as_bytes()),
+            }
+            .map_err(refuse)?;
+            cache.parse(&der).map(Some).map_err(refuse)
+        }
+    }
+}
+
+/// The certificate rules for `endpoint`: presence, validity, binding to the token, organisation, roles.
+/// `registered_organisation` is the application's (subscription data), else the configured map's.
+pub fn check_certificate(
+    config: &Config,
+    endpoint: &Endpoint,
+    facts: Option<&CertificateFacts>,
+    token: &VerifiedToken,
+    registered_organisation: Option<&str>,
+    now_secs: u64,
+) -> Result<(), Refusal> {
+    let Some(policy) = config.certificate.policy(endpoint) else {
+        return Err(Refusal::new(
+            ErrorKind::ConfigurationInvalid,
+            "No certificate rules for this endpoint",
+        ));
+    };
+    let expected = registered_organisation.or_else(|| {
+        config
+            .certificate
+            .organisations
+            .get(&token.consumer_key)
+            .map(String::as_str)
+    });
+    certificate::check(policy, facts, token.x5t_s256.as_deref(), expected, now_secs)
+        .map_err(|e| certificate_refusal(&e))
 }

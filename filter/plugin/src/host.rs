@@ -25,6 +25,15 @@ impl RequestHeaders {
     }
 }
 
+/// A property of the stream or connection as text (e.g. `connection.sha256_peer_certificate_digest`).
+pub fn property(path: &[&str]) -> Option<String> {
+    hostcalls::get_property(path.to_vec())
+        .ok()
+        .flatten()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .filter(|s| !s.is_empty())
+}
+
 /// Set (replace) a request header; a failure is logged, the request then carries what it had.
 pub fn set_request_header(name: &str, value: &str) {
     if hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(value)).is_err() {

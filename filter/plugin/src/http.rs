@@ -232,6 +232,27 @@ impl HttpContext for Request {
             Err(failure) => return self.refuse(&failure.refusal, None),
         };
 
+        let certificate = identity::read_certificate(
+            config,
+            &mut auth.borrow_mut().certificates,
+            |name| headers.get(name).map(String::from),
+            || host::property(&["connection", "sha256_peer_certificate_digest"]),
+        );
+        let certificate = match certificate {
+            Ok(facts) => facts,
+            Err(refusal) => return self.refuse(&refusal, None),
+        };
+        if let Err(refusal) = identity::check_certificate(
+            config,
+            &endpoint,
+            certificate.as_ref(),
+            &verified,
+            None,
+            now,
+        ) {
+            return self.refuse(&refusal, None);
+        }
+
         let head = Head {
             accept: headers.get("accept"),
             content_type: headers.get("content-type"),

@@ -6,6 +6,7 @@
 //! lease under `ob_event_filter.jwks.<id>.lease` (compare-and-swap) elects the fetcher. Each worker's root
 //! context reads the document on its tick and re-parses it when it changed.
 
+use ob_event_core::certificate::CertificateCache;
 use ob_event_core::config::{Config, Issuer, KeySource, RemoteJwks};
 use ob_event_core::identity::Keys;
 use ob_event_core::token::{Jwks, TokenCache};
@@ -18,6 +19,8 @@ pub struct Auth {
     /// Remote sources by issuer, with their fetch state.
     pub remotes: Vec<Remote>,
     pub cache: TokenCache,
+    /// Parsed client certificates, by digest.
+    pub certificates: CertificateCache,
 }
 
 /// A remote JWKS and what this worker knows of it.
@@ -60,6 +63,7 @@ impl Auth {
             keys,
             remotes,
             cache: TokenCache::new(config.token_cache_entries),
+            certificates: CertificateCache::new(config.certificate.cache_entries),
         }
     }
 

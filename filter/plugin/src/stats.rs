@@ -57,6 +57,11 @@ impl Stats {
     /// `ob_event_filter.refused.<kind>.<reason>` as well.
     pub fn refused(&self, kind: &'static str, reason: &'static str) {
         self.increment("refused", kind);
+        // A reason may repeat its kind (`subscription_missing.no_key_mapping`): name it once.
+        let reason = reason
+            .strip_prefix(kind)
+            .and_then(|r| r.strip_prefix('.'))
+            .unwrap_or(reason);
         if reason != kind {
             self.bump_named((kind, reason), || {
                 format!("{PREFIX}.refused.{kind}.{reason}")
