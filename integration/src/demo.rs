@@ -167,9 +167,8 @@ pub fn plugin_config(layout: &Layout) -> String {
         "polling": {
             "long_poll": { "max_wait_ms": 10000 }
         },
-        "certificate": {
-            "organisations": crate::testbed::organisations(),
-        },
+        // tpp1's application is subscribed to both APIs; tpp2's is not (its calls are refused 403).
+        "apim": crate::testbed::apim_static(&["tpp1"]),
     });
     serde_json::to_string_pretty(&config).unwrap_or_default()
 }
@@ -216,6 +215,7 @@ fn envoy_spec(layout: &Layout, wasm: &Path, plugin_config: String) -> EnvoySpec 
             timeout_ms: 1000,
         }],
         upstream: None,
+        access_log: layout.dir.join("access.log"),
     }
 }
 
@@ -255,7 +255,10 @@ OB Event Gateway demo is up. DEMO ONLY: demo CA, demo keys, store credentials ad
   ob-event-store           http://127.0.0.1:{STORE_PORT}{STORE_BASE_PATH}
   files                    {d}
 
-As TPP 1 (tpp2 works the same way; TPP=tpp2):
+TPP 1's application is subscribed to the two WSO2 APIs; TPP 2's is not: the same calls as TPP 2
+(TPP=tpp2, --cert/--key .demo/pki/tpp2.*) are refused 403 (WSO2 900908).
+
+As TPP 1:
 
 # 1. Get an access token (client credentials, bound to tpp1's certificate)
 TOKEN=$(make -s token TPP=tpp1 SCOPE=accounts)

@@ -49,6 +49,8 @@ pub struct EnvoySpec {
     /// Route requests that the filter lets through (route mode) to this cluster; `None`: the catch-all
     /// `direct_response` that makes a pass-through visible.
     pub upstream: Option<String>,
+    /// Envoy's access log (one line per request, with the filter's filter state).
+    pub access_log: PathBuf,
 }
 
 fn quoted(text: &str) -> String {
@@ -119,6 +121,14 @@ static_resources:
         typed_config:
           "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
           stat_prefix: ob_event
+          access_log:
+          - name: envoy.access_loggers.file
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog
+              path: {access_log}
+              log_format:
+                text_format_source:
+                  inline_string: "[%START_TIME%] \"%REQ(:METHOD)% %REQ(:PATH)%\" %RESPONSE_CODE% interaction=%RESP(X-FAPI-INTERACTION-ID)% client=%FILTER_STATE(wasm.ob_event_filter.client_id:PLAIN)% application=%FILTER_STATE(wasm.ob_event_filter.application_id:PLAIN)% key_type=%FILTER_STATE(wasm.ob_event_filter.key_type:PLAIN)%\n"
           # Envoy replaces any client-sent x-forwarded-client-cert with the verified peer's details.
           forward_client_cert_details: SANITIZE_SET
           set_current_client_cert_details: {{ subject: true, cert: true, uri: true, dns: true }}
@@ -175,6 +185,7 @@ static_resources:
             ),
         },
         wasm = path(&spec.wasm),
+        access_log = path(&spec.access_log),
         plugin_config = quoted(&spec.plugin_config),
         clusters = clusters,
     )
@@ -209,6 +220,7 @@ impl Envoy {
             .arg(&config_path)
             .args(["--concurrency", &concurrency.to_string()])
             .args(["--disable-hot-restart", "-l", "info"])
+            .args(["--file-flush-interval-msec", "100"])
             .arg("--admin-address-path")
             .arg(&admin_file)
             .stdin(Stdio::null())
@@ -315,6 +327,11 @@ impl Envoy {
     /// `https://localhost:<port><path>`
     pub fn url(&self, path: &str) -> String {
         format!("https://localhost:{}{}", self.https_port, path)
+    }
+
+    /// The access log so far (`access.log` beside `envoy.yaml`, as the harness configures it).
+    pub fn access_log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("access.log")).unwrap_or_default()
     }
 
     /// Envoy's log so far.

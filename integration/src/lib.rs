@@ -2,6 +2,7 @@
 //! filter, the real store, and an HTTPS client that behaves like a TPP. Used by the tests in `tests/` and by
 //! the `ob-demo` tool behind `make run` / `make token`.
 
+pub mod apim;
 pub mod client;
 pub mod demo;
 pub mod envoy;

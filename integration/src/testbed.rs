@@ -78,24 +78,40 @@ pub fn standard_config(ctx: &Context) -> Value {
             "password": store::PASSWORD,
             "timeout_ms": 3000,
         },
-        "certificate": {
-            "organisations": organisations(),
-        }
+        "apim": apim_static(&["tpp1", "tpp2"]),
     })
 }
 
-/// The registered organisation (organizationIdentifier) of each demo TPP's client.
-pub fn organisations() -> Value {
-    let map: serde_json::Map<String, Value> = TPPS
+/// WSO2 API names of the two APIs of the event notification flow (as the seed deploys them).
+pub const SUBSCRIPTION_API: (&str, &str) = ("EventNotificationSubscriptionAPI", "v3.1.2");
+pub const POLLING_API: (&str, &str) = ("AggregatedEventPollingAPI", "v3.1.2");
+
+/// The `apim` section with a static list: every demo TPP has an application (its client id as a
+/// PRODUCTION key, its organizationIdentifier as the `org_id` attribute); those named in `subscribed` are
+/// subscribed to both APIs.
+pub fn apim_static(subscribed: &[&str]) -> Value {
+    let applications: Vec<Value> = TPPS
         .iter()
         .map(|t| {
-            (
-                t.client_id.to_string(),
-                json!(format!("PSDGB-OB-{}", t.organisation_id)),
-            )
+            let subscriptions = if subscribed.contains(&t.name) {
+                json!([{ "state": "UNBLOCKED" }])
+            } else {
+                json!([])
+            };
+            json!({
+                "name": format!("{} application", t.organisation),
+                "organisation": format!("PSDGB-OB-{}", t.organisation_id),
+                "keys": [{ "consumer_key": t.client_id, "key_type": "PRODUCTION" }],
+                "subscriptions": subscriptions,
+            })
         })
         .collect();
-    Value::Object(map)
+    json!({
+        "subscription_api": { "name": SUBSCRIPTION_API.0, "version": SUBSCRIPTION_API.1 },
+        "polling_api": { "name": POLLING_API.0, "version": POLLING_API.1 },
+        "organisation_attribute": "org_id",
+        "source": { "type": "static", "applications": applications },
+    })
 }
 
 impl Builder {
@@ -195,6 +211,7 @@ impl Builder {
             admin_port: 0,
             clusters: self.clusters,
             upstream: self.upstream,
+            access_log: dir.path().join("envoy").join("access.log"),
         };
         let envoy = Envoy::start(&spec, &dir.path().join("envoy"));
         Testbed {

@@ -147,7 +147,12 @@ fn a_certificate_of_another_organisation_than_the_applications_is_refused() {
 fn a_client_without_a_registered_organisation_is_refused() {
     let bed = Testbed::builder()
         .with_store()
-        .config(|_, c| c["certificate"]["organisations"] = json!({}))
+        .config(|_, c| {
+            c["apim"]["source"]["applications"][0]
+                .as_object_mut()
+                .unwrap()
+                .remove("organisation");
+        })
         .start();
     let answer = list(
         &bed,

@@ -3,9 +3,13 @@
 //! `docs/configuration.md`. A configuration that does not validate never serves a request: the filter
 //! answers 500 until a good one is loaded.
 
+use crate::backend::BackendCredentials;
 use crate::certificate::{CertificatePolicy, OrgMatch, Role};
 use crate::endpoints::Endpoint;
 use crate::polling::{OverMax, PollingPolicy, UnknownMembers};
+use crate::subscription_data::{
+    DataApiSettings, ProtectedApi, Snapshot, SnapshotOptions, StaticSubscriptions,
+};
 use crate::subscriptions::SubscriptionPolicy;
 use crate::token::{Alg, IssuerPolicy, Jwks};
 use serde::Deserialize;
@@ -74,6 +78,74 @@ pub struct Config {
     pub public_base_url: Option<String>,
     /// The client-certificate rules.
     pub certificate: Certificates,
+    /// WSO2 API Manager subscriptions.
+    pub apim: Apim,
+}
+
+/// WSO2 API Manager subscription enforcement: which APIs, where the data comes from, what is passed on.
+#[derive(Debug, Clone)]
+pub struct Apim {
+    /// The API of the `/event-subscriptions` endpoints.
+    pub subscription_api: ProtectedApi,
+    /// The API of `POST /events`.
+    pub polling_api: ProtectedApi,
+    /// Match key mappings of this key manager only.
+    pub key_manager: Option<String>,
+    /// The application attribute holding the organisation the client certificate must carry.
+    pub organisation_attribute: Option<String>,
+    pub source: SubscriptionSource,
+    /// Header names of what the backend (or the route) is told about the application.
+    pub headers: ApplicationHeaders,
+    /// What the snapshot keeps (derived).
+    pub options: SnapshotOptions,
+}
+
+impl Apim {
+    /// The protected API `endpoint` belongs to.
+    pub fn api_for(&self, endpoint: &Endpoint) -> &ProtectedApi {
+        match endpoint {
+            Endpoint::PollEvents => &self.polling_api,
+            _ => &self.subscription_api,
+        }
+    }
+}
+
+/// Where subscription data comes from.
+#[derive(Debug, Clone)]
+pub enum SubscriptionSource {
+    /// Pulled from APIM's internal data REST API by the root context.
+    DataApi(DataApi),
+    /// A list in this configuration (Envoy-only deployments), built once.
+    Static(Box<Snapshot>),
+}
+
+/// The APIM internal data API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataApi {
+    pub cluster: String,
+    pub authority: String,
+    pub settings: DataApiSettings,
+    pub timeout_ms: u64,
+    pub refresh_interval_secs: u64,
+}
+
+/// Names of the application headers sent on.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApplicationHeaders {
+    pub application_id: String,
+    pub application_name: String,
+    pub key_type: String,
+}
+
+impl Default for ApplicationHeaders {
+    fn default() -> Self {
+        ApplicationHeaders {
+            application_id: "x-wso2-application-id".into(),
+            application_name: "x-wso2-application-name".into(),
+            key_type: "x-wso2-key-type".into(),
+        }
+    }
 }
 
 /// Client certificates: where the filter reads them, the rules per endpoint, and who owns which client.
@@ -214,6 +286,37 @@ struct RawConfig {
     public_base_url: Option<String>,
     #[serde(default)]
     certificate: RawCertificate,
+    apim: Option<RawApim>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApim {
+    subscription_api: ProtectedApi,
+    polling_api: ProtectedApi,
+    key_manager: Option<String>,
+    organisation_attribute: Option<String>,
+    source: RawSubscriptionSource,
+    #[serde(default)]
+    headers: ApplicationHeaders,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+enum RawSubscriptionSource {
+    DataApi {
+        cluster: String,
+        authority: Option<String>,
+        base_path: Option<String>,
+        username: String,
+        password: String,
+        tenant: Option<String>,
+        timeout_ms: Option<u64>,
+        refresh_interval_secs: Option<u64>,
+    },
+    Static {
+        applications: serde_json::Value,
+    },
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -464,8 +567,15 @@ impl Config {
             .transpose()?;
 
         let certificate = validate_certificate(raw.certificate)?;
+        let Some(apim) = raw.apim else {
+            return err(
+                "apim: the WSO2 subscription rules (subscription_api, polling_api, source) are required",
+            );
+        };
+        let apim = validate_apim(apim)?;
 
         Ok(Config {
+            apim,
             certificate,
             base_path,
             issuers,
@@ -593,6 +703,102 @@ fn validate_backend(raw: RawBackend) -> Result<Backend, ConfigError> {
         timeout_ms: raw.timeout_ms,
         username: raw.username,
         password: raw.password,
+    })
+}
+
+/// Default interval of the data API refresh, and timeout of one of its calls.
+pub const DEFAULT_DATA_API_REFRESH_SECS: u64 = 60;
+pub const DEFAULT_DATA_API_TIMEOUT_MS: u64 = 10_000;
+
+fn header_name_ok(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
+}
+
+fn validate_apim(raw: RawApim) -> Result<Apim, ConfigError> {
+    let headers = raw.headers;
+    for (key, name) in [
+        ("application_id", &headers.application_id),
+        ("application_name", &headers.application_name),
+        ("key_type", &headers.key_type),
+    ] {
+        if !header_name_ok(name) {
+            return err(format!(
+                "apim.headers.{key} {name:?}: a lower-case header name"
+            ));
+        }
+    }
+    let mut apis = vec![raw.subscription_api.clone()];
+    if raw.polling_api != raw.subscription_api {
+        apis.push(raw.polling_api.clone());
+    }
+    let options = SnapshotOptions {
+        apis,
+        attributes: Vec::new(),
+        organisation_attribute: raw.organisation_attribute.clone(),
+    };
+    let source = match raw.source {
+        RawSubscriptionSource::Static { applications } => {
+            let list: StaticSubscriptions =
+                serde_json::from_value(serde_json::json!({ "applications": applications }))
+                    .map_err(|e| ConfigError(format!("apim.source.applications: {e}")))?;
+            let snapshot = Snapshot::from_static(&list, &options)
+                .map_err(|e| ConfigError(format!("apim.source: {e}")))?;
+            SubscriptionSource::Static(Box::new(snapshot))
+        }
+        RawSubscriptionSource::DataApi {
+            cluster,
+            authority,
+            base_path,
+            username,
+            password,
+            tenant,
+            timeout_ms,
+            refresh_interval_secs,
+        } => {
+            if cluster.is_empty() {
+                return err("apim.source.cluster: must name an Envoy cluster");
+            }
+            if username.is_empty() || username.contains(':') || password.is_empty() {
+                return err("apim.source: username (no ':') and password are required");
+            }
+            let base_path = validate_base_path(
+                base_path
+                    .as_deref()
+                    .unwrap_or(crate::subscription_data::data_api::DEFAULT_BASE_PATH),
+            )
+            .map_err(|e| ConfigError(format!("apim.source.base_path: {e}")))?;
+            let timeout_ms = timeout_ms.unwrap_or(DEFAULT_DATA_API_TIMEOUT_MS);
+            if timeout_ms == 0 || timeout_ms > 120_000 {
+                return err("apim.source.timeout_ms: between 1 and 120000");
+            }
+            let refresh = refresh_interval_secs.unwrap_or(DEFAULT_DATA_API_REFRESH_SECS);
+            if refresh == 0 {
+                return err("apim.source.refresh_interval_secs: at least 1");
+            }
+            SubscriptionSource::DataApi(DataApi {
+                authority: authority.unwrap_or_else(|| cluster.clone()),
+                cluster,
+                settings: DataApiSettings {
+                    base_path,
+                    credentials: BackendCredentials { username, password },
+                    tenant: tenant.unwrap_or_else(|| "carbon.super".into()),
+                },
+                timeout_ms,
+                refresh_interval_secs: refresh,
+            })
+        }
+    };
+    Ok(Apim {
+        subscription_api: raw.subscription_api,
+        polling_api: raw.polling_api,
+        key_manager: raw.key_manager,
+        organisation_attribute: raw.organisation_attribute,
+        source,
+        headers,
+        options,
     })
 }
 
@@ -782,7 +988,15 @@ mod tests {
     fn minimal() -> Value {
         json!({
             "issuers": [{ "issuer": "https://is.example/oauth2/token", "jwks": jwks() }],
-            "backend": { "cluster": "store", "username": "u", "password": "p" }
+            "backend": { "cluster": "store", "username": "u", "password": "p" },
+            "apim": {
+                "subscription_api": {"context": "/open-banking/v3.1/event-subscriptions"},
+                "polling_api": {"context": "/open-banking/v3.1/events"},
+                "source": {"type": "static", "applications": [
+                    {"name": "TPP", "keys": [{"consumer_key": "ck", "key_type": "PRODUCTION"}],
+                     "subscriptions": [{"state": "UNBLOCKED"}]}
+                ]}
+            }
         })
     }
 
@@ -1046,6 +1260,52 @@ mod tests {
         ] {
             assert!(
                 parse(&with(minimal(), "/certificate", bad.clone())).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn apim_rules_are_required_and_checked() {
+        let mut none = minimal();
+        none.as_object_mut().unwrap().remove("apim");
+        assert!(refused(&none).contains("apim"));
+        let config = parse(&minimal()).unwrap();
+        assert!(matches!(config.apim.source, SubscriptionSource::Static(_)));
+        assert_eq!(config.apim.headers, ApplicationHeaders::default());
+        assert_eq!(
+            config.apim.api_for(&Endpoint::PollEvents),
+            &ProtectedApi::context("/open-banking/v3.1/events")
+        );
+        let data_api = with(
+            minimal(),
+            "/apim/source",
+            json!({"type": "data_api", "cluster": "apim_cp", "username": "u", "password": "p"}),
+        );
+        match parse(&data_api).unwrap().apim.source {
+            SubscriptionSource::DataApi(d) => {
+                assert_eq!(d.settings.base_path, "/internal/data/v1");
+                assert_eq!(d.settings.tenant, "carbon.super");
+                assert_eq!(d.refresh_interval_secs, 60);
+                assert_eq!(d.authority, "apim_cp");
+            }
+            other => panic!("{other:?}"),
+        }
+        for (pointer, bad) in [
+            ("/apim/source", json!({"type": "ldap"})),
+            (
+                "/apim/source",
+                json!({"type": "data_api", "cluster": "c", "username": "u"}),
+            ),
+            (
+                "/apim/source",
+                json!({"type": "static", "applications": [{"name": "x"}]}),
+            ),
+            ("/apim/headers", json!({"key_type": "X-Key"})),
+            ("/apim/polling_api", json!({"name": "only-a-name"})),
+        ] {
+            assert!(
+                parse(&with(minimal(), pointer, bad.clone())).is_err(),
                 "{bad}"
             );
         }

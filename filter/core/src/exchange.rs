@@ -11,6 +11,7 @@ use crate::interaction::InteractionId;
 use crate::negotiation;
 use crate::polling::{self, PollRequest};
 use crate::reply::LocalReply;
+use crate::subscription_data::SubscribedApplication;
 use crate::subscriptions;
 use crate::token::VerifiedToken;
 use serde_json::{json, Value};
@@ -73,6 +74,8 @@ pub struct Exchange {
     backend_base: String,
     /// Route mode: after the checks, the request goes on to Envoy's route.
     route: bool,
+    /// The subscribed application, as headers for the backend or the route.
+    application_headers: Vec<(String, String)>,
     long_poll: Option<LongPoll>,
 }
 
@@ -84,8 +87,19 @@ impl Exchange {
         endpoint: Endpoint,
         id: InteractionId,
         identity: &VerifiedToken,
+        application: Option<&SubscribedApplication>,
         head: Head<'_>,
     ) -> (Exchange, Next) {
+        let names = &config.apim.headers;
+        let application_headers = application
+            .map(|app| {
+                vec![
+                    (names.application_id.clone(), app.application_id.to_string()),
+                    (names.application_name.clone(), app.name.clone()),
+                    (names.key_type.clone(), app.key_type.as_str().to_string()),
+                ]
+            })
+            .unwrap_or_default();
         let api_base = match &config.public_base_url {
             Some(origin) => format!("{origin}{}", config.base_path),
             None => subscriptions::api_base(head.authority.unwrap_or_default(), &config.base_path),
@@ -114,6 +128,7 @@ impl Exchange {
             credentials,
             backend_base,
             route: config.forward == Forward::Route,
+            application_headers,
             long_poll: None,
         };
         let next = exchange.first_step(config, head);
@@ -165,10 +180,21 @@ impl Exchange {
     }
 
     fn call(&self, build: impl FnOnce(&CallContext<'_>) -> Result<BackendCall, Refusal>) -> Next {
-        match build(&self.context()) {
+        match self.build(build) {
             Ok(call) => Next::Call(call),
             Err(refusal) => refusal.into(),
         }
+    }
+
+    /// A backend call with the application headers added.
+    fn build(
+        &self,
+        build: impl FnOnce(&CallContext<'_>) -> Result<BackendCall, Refusal>,
+    ) -> Result<BackendCall, Refusal> {
+        let mut call = build(&self.context())?;
+        call.headers
+            .extend(self.application_headers.iter().cloned());
+        Ok(call)
     }
 
     /// The body exceeded the limit while it was arriving.
@@ -183,11 +209,13 @@ impl Exchange {
 
     /// The request headers to set before the request goes on (route mode): the verified consumer key as
     /// `x-wso2-client-id` (replacing anything the TPP sent) and the interaction id.
-    pub fn forward_headers(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("x-wso2-client-id", self.client_id.clone()),
-            (crate::interaction::HEADER, self.id.to_string()),
-        ]
+    pub fn forward_headers(&self) -> Vec<(String, String)> {
+        let mut headers = vec![
+            ("x-wso2-client-id".to_string(), self.client_id.clone()),
+            (crate::interaction::HEADER.to_string(), self.id.to_string()),
+        ];
+        headers.extend(self.application_headers.iter().cloned());
+        headers
     }
 
     /// Whether the request goes on to Envoy's route after the checks.
@@ -211,12 +239,15 @@ impl Exchange {
                 };
                 let long = config.long_poll.max_wait_ms > 0
                     && request.wants_long_poll(config.long_poll.when_absent);
-                let first = match backend::poll_call(&self.context(), &request.backend_json()) {
+                let first = match self.build(|ctx| backend::poll_call(ctx, &request.backend_json()))
+                {
                     Ok(call) => call,
                     Err(refusal) => return refusal.into(),
                 };
                 if long {
-                    if let Ok(again) = backend::poll_call(&self.context(), &repoll_json(&request)) {
+                    if let Ok(again) =
+                        self.build(|ctx| backend::poll_call(ctx, &repoll_json(&request)))
+                    {
                         self.long_poll = Some(LongPoll {
                             deadline_ms: now_ms.saturating_add(config.long_poll.max_wait_ms),
                             interval_ms: config.long_poll.interval_ms,

@@ -34,6 +34,11 @@ pub fn property(path: &[&str]) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
+/// Set a filter-state value (Envoy: `%FILTER_STATE(wasm.<name>:PLAIN)%` in the access log). Best effort.
+pub fn set_state(name: &str, value: &str) {
+    let _ = hostcalls::set_property(vec![name], Some(value.as_bytes()));
+}
+
 /// Set (replace) a request header; a failure is logged, the request then carries what it had.
 pub fn set_request_header(name: &str, value: &str) {
     if hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(value)).is_err() {

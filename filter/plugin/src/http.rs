@@ -10,6 +10,7 @@ use crate::root::Shared;
 use ob_event_core::errors::ErrorKind;
 use ob_event_core::exchange::{Exchange, Head, Next};
 use ob_event_core::identity;
+use ob_event_core::subscription_data;
 use ob_event_core::{endpoints, interaction, InteractionId, LocalReply, Refusal};
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
@@ -232,6 +233,25 @@ impl HttpContext for Request {
             Err(failure) => return self.refuse(&failure.refusal, None),
         };
 
+        let application = {
+            let snapshot = shared.subscriptions.borrow().snapshot.clone();
+            subscription_data::decide(
+                snapshot.as_deref(),
+                &verified.consumer_key,
+                config.apim.key_manager.as_deref(),
+                Some(config.apim.api_for(&endpoint)),
+            )
+        };
+        let application = match application {
+            Ok(application) => application,
+            Err(refusal) => return self.refuse(&refusal, None),
+        };
+        let registered_organisation = config
+            .apim
+            .organisation_attribute
+            .as_deref()
+            .and_then(|name| application.attribute(name));
+
         let certificate = identity::read_certificate(
             config,
             &mut auth.borrow_mut().certificates,
@@ -247,22 +267,37 @@ impl HttpContext for Request {
             &endpoint,
             certificate.as_ref(),
             &verified,
-            None,
+            registered_organisation,
             now,
         ) {
             return self.refuse(&refusal, None);
         }
+        // For Envoy's access log: who called (filter state `wasm.ob_event_filter.*`).
+        host::set_state("ob_event_filter.client_id", &verified.consumer_key);
+        host::set_state(
+            "ob_event_filter.application_id",
+            &application.application_id.to_string(),
+        );
+        host::set_state("ob_event_filter.application_name", &application.name);
+        host::set_state("ob_event_filter.key_type", application.key_type.as_str());
 
         let head = Head {
             accept: headers.get("accept"),
             content_type: headers.get("content-type"),
             authority: headers.get(":authority"),
         };
-        let (exchange, next) = Exchange::start(config, endpoint, self.id(), &verified, head);
+        let (exchange, next) = Exchange::start(
+            config,
+            endpoint,
+            self.id(),
+            &verified,
+            Some(&application),
+            head,
+        );
         if exchange.is_route_mode() {
             // Before the headers go on: the identity the upstream sees is the verified one.
             for (name, value) in exchange.forward_headers() {
-                host::set_request_header(name, &value);
+                host::set_request_header(&name, &value);
             }
         }
         self.apply(exchange, next, end_of_stream)

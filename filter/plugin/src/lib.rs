@@ -10,6 +10,7 @@ mod keys;
 mod respond;
 mod root;
 mod stats;
+mod subscriptions;
 mod waiters;
 
 proxy_wasm::main! {{

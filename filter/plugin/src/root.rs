@@ -6,8 +6,10 @@ use crate::http::Request;
 use crate::keys::{decode_document, encode_document, Auth};
 use crate::respond;
 use crate::stats::Stats;
+use crate::subscriptions::{self, Load, Subscriptions, LEASE_KEY, SNAPSHOT_KEY, VERSION_KEY};
 use crate::waiters::Waiters;
 use ob_event_core::exchange::Next;
+use ob_event_core::subscription_data::{DataApiRequest, Snapshot, SnapshotBuilder};
 use ob_event_core::token::Jwks;
 use ob_event_core::{Config, ConfigError};
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
@@ -32,6 +34,8 @@ pub struct Shared {
     pub auth: Option<Rc<RefCell<Auth>>>,
     /// Long polls parked in this worker.
     pub waiters: Rc<RefCell<Waiters>>,
+    /// WSO2 subscription data of this worker.
+    pub subscriptions: Rc<RefCell<Subscriptions>>,
 }
 
 thread_local! {
@@ -54,6 +58,14 @@ impl Default for Root {
                 stats: Stats::default(),
                 auth: None,
                 waiters: Rc::default(),
+                subscriptions: Rc::new(RefCell::new(Subscriptions {
+                    snapshot: None,
+                    data_api: None,
+                    version_seen: None,
+                    load: None,
+                    last_attempt_ms: 0,
+                    loaded_at_ms: 0,
+                })),
             }),
         }
     }
@@ -345,6 +357,216 @@ impl Root {
     }
 }
 
+/// Retry pace of the data API before the first good load, and after a failure.
+const DATA_RETRY_FIRST_MS: u64 = 2_000;
+const DATA_RETRY_MS: u64 = 10_000;
+
+impl Root {
+    /// Install a snapshot another worker published; start a load when one is due and this worker wins the
+    /// lease.
+    fn refresh_subscriptions(&mut self) {
+        let shared = Rc::clone(&self.shared);
+        let mut subs = shared.subscriptions.borrow_mut();
+        let Some(api) = subs.data_api.clone() else {
+            return;
+        };
+        let now = host::now_ms();
+        let (version, _) = self.get_shared_data(VERSION_KEY);
+        let version = version.and_then(|v| String::from_utf8(v).ok());
+        if version.is_some() && version != subs.version_seen {
+            let (bytes, _) = self.get_shared_data(SNAPSHOT_KEY);
+            match bytes.as_deref().map(Snapshot::from_bytes) {
+                Some(Ok(snapshot)) => {
+                    subs.loaded_at_ms = version
+                        .as_deref()
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(now);
+                    subs.snapshot = Some(Rc::new(snapshot));
+                }
+                Some(Err(error)) => {
+                    log::warn!("subscription data in shared memory is unusable ({error}); keeping what this worker has")
+                }
+                None => {}
+            }
+            subs.version_seen = version;
+        }
+        if subs.load.is_some() {
+            return;
+        }
+        let due = match subs.snapshot {
+            None => true,
+            Some(_) => now >= subs.loaded_at_ms + api.refresh_interval_secs * 1000,
+        };
+        if !due {
+            return;
+        }
+        let until = now / 1000 + api.timeout_ms.div_ceil(1000) * 2 + 1;
+        if !self.take_lease(LEASE_KEY, now / 1000, until) {
+            return;
+        }
+        let Ok(config) = &shared.config else {
+            return;
+        };
+        let builder = SnapshotBuilder::new(config.apim.options.clone());
+        let requests = builder.first_requests(&api.settings);
+        let mut load = Load {
+            builder,
+            in_flight: Default::default(),
+        };
+        for request in requests {
+            match self.data_api_call(&api, &request) {
+                Ok(token) => {
+                    load.in_flight.insert(token, request);
+                }
+                Err(why) => {
+                    drop(subs);
+                    self.data_load_failed(&why, now);
+                    return;
+                }
+            }
+        }
+        subs.last_attempt_ms = now;
+        subs.load = Some(load);
+    }
+
+    fn data_api_call(
+        &self,
+        api: &ob_event_core::config::DataApi,
+        request: &DataApiRequest,
+    ) -> Result<u32, String> {
+        let mut headers: Vec<(&str, &str)> = vec![
+            (":method", DataApiRequest::METHOD),
+            (":path", request.path.as_str()),
+            (":authority", api.authority.as_str()),
+            (":scheme", "http"),
+        ];
+        headers.extend(
+            request
+                .headers
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_str())),
+        );
+        self.dispatch_http_call(
+            &api.cluster,
+            headers,
+            None,
+            vec![],
+            Duration::from_millis(api.timeout_ms),
+        )
+        .map_err(|status| {
+            format!(
+                "cannot call cluster {:?} ({status:?}); is it defined in Envoy?",
+                api.cluster
+            )
+        })
+    }
+
+    /// One answer of the data API: take the page, ask for the next, and when every collection is complete
+    /// build, publish and install the snapshot.
+    fn data_api_answer(&mut self, token: u32, body_size: usize) {
+        let shared = Rc::clone(&self.shared);
+        let now = host::now_ms();
+        let (status, body) = host::call_answer(body_size);
+        let mut subs = shared.subscriptions.borrow_mut();
+        let Some(api) = subs.data_api.clone() else {
+            return;
+        };
+        let Some(load) = subs.load.as_mut() else {
+            return;
+        };
+        let Some(request) = load.in_flight.remove(&token) else {
+            return;
+        };
+        match load.builder.accept(&api.settings, &request, status, &body) {
+            Ok(Some(next)) => match self.data_api_call(&api, &next) {
+                Ok(token) => {
+                    load.in_flight.insert(token, next);
+                }
+                Err(why) => {
+                    subs.load = None;
+                    drop(subs);
+                    self.data_load_failed(&why, now);
+                }
+            },
+            Ok(None) => {
+                if !load.in_flight.is_empty() || !load.builder.is_complete() {
+                    return;
+                }
+                let Some(load) = subs.load.take() else {
+                    return;
+                };
+                match load.builder.build() {
+                    Ok(snapshot) => {
+                        let summary = snapshot.summary();
+                        let version = subscriptions::version_text(now);
+                        match snapshot.to_bytes() {
+                            Ok(bytes) => {
+                                let published = self
+                                    .set_shared_data(SNAPSHOT_KEY, Some(&bytes), None)
+                                    .and_then(|()| {
+                                        self.set_shared_data(
+                                            VERSION_KEY,
+                                            Some(version.as_bytes()),
+                                            None,
+                                        )
+                                    });
+                                if published.is_err() {
+                                    log::warn!("subscription data: could not publish to shared data; only this worker has it");
+                                }
+                                log::info!(
+                                    "subscription data loaded from the APIM data API: {summary:?} ({} bytes)",
+                                    bytes.len()
+                                );
+                            }
+                            Err(error) => log::warn!("subscription data: {error}"),
+                        }
+                        // Free the lease: the next refresh is due one interval from now, whoever runs it.
+                        let _ = self.set_shared_data(LEASE_KEY, Some(b"0"), None);
+                        shared.stats.increment("subscription_data", "loaded");
+                        subs.version_seen = Some(version);
+                        subs.loaded_at_ms = now;
+                        subs.snapshot = Some(Rc::new(snapshot));
+                    }
+                    Err(error) => {
+                        drop(subs);
+                        self.data_load_failed(&error.to_string(), now);
+                    }
+                }
+            }
+            Err(error) => {
+                subs.load = None;
+                drop(subs);
+                self.data_load_failed(&error.to_string(), now);
+            }
+        }
+    }
+
+    /// A load failed: the snapshot in force stays; count, log, and pace the next attempt.
+    fn data_load_failed(&mut self, why: &str, now_ms: u64) {
+        self.shared
+            .stats
+            .increment("subscription_data", "load_failed");
+        let loaded = self.shared.subscriptions.borrow().snapshot.is_some();
+        let retry_ms = if loaded {
+            DATA_RETRY_MS
+        } else {
+            DATA_RETRY_FIRST_MS
+        };
+        if loaded {
+            log::warn!(
+                "subscription data: load failed ({why}); the last good snapshot stays in force"
+            );
+        } else {
+            log::error!("subscription data: load failed ({why}); none loaded yet, requests are answered 503");
+        }
+        let _ = self.set_shared_data(
+            LEASE_KEY,
+            Some(((now_ms + retry_ms) / 1000).to_string().as_bytes()),
+            None,
+        );
+    }
+}
+
 impl Context for Root {
     fn on_http_call_response(
         &mut self,
@@ -355,6 +577,8 @@ impl Context for Root {
     ) {
         if self.shared.waiters.borrow().calls.contains_key(&token_id) {
             self.long_poll_answer(token_id, body_size);
+        } else if self.shared.subscriptions.borrow().owns(token_id) {
+            self.data_api_answer(token_id, body_size);
         } else {
             self.jwks_answer(token_id, body_size);
         }
@@ -394,13 +618,29 @@ impl RootContext for Root {
         let long_polls = config.as_ref().is_ok_and(|c| c.long_poll.max_wait_ms > 0);
         // Parked long polls of the previous configuration stay with it: they are answered by its rules.
         let waiters = Rc::clone(&self.shared.waiters);
+        let subscriptions = match &config {
+            Ok(config) => Subscriptions::new(config),
+            Err(_) => Subscriptions {
+                snapshot: None,
+                data_api: None,
+                version_seen: None,
+                load: None,
+                last_attempt_ms: 0,
+                loaded_at_ms: 0,
+            },
+        };
+        let pulls_data = subscriptions.data_api.is_some();
         self.shared = Rc::new(Shared {
             config,
             stats: Stats::new(),
             auth,
             waiters,
+            subscriptions: Rc::new(RefCell::new(subscriptions)),
         });
-        if has_remote || long_polls {
+        if pulls_data {
+            self.refresh_subscriptions();
+        }
+        if has_remote || long_polls || pulls_data {
             self.set_tick_period(TICK);
             self.refresh_keys();
         }
@@ -411,6 +651,7 @@ impl RootContext for Root {
 
     fn on_tick(&mut self) {
         self.refresh_keys();
+        self.refresh_subscriptions();
         self.poll_again();
     }
 

@@ -69,6 +69,16 @@ fn main() {
             "forward": "route",
             "issuers": [{"issuer": ISSUER, "jwks": jwks, "algorithms": ["PS256"]}],
             "token_cache": {"max_entries": cache},
+            // No certificate on the benchmark's plain-HTTP listener: the token path alone is measured.
+            "certificate": {"required": false, "bound_token_required": false, "organisation_match": "disabled"},
+            "apim": {
+                "subscription_api": {"context": "/open-banking/v3.1/event-subscriptions"},
+                "polling_api": {"context": "/open-banking/v3.1/events"},
+                "source": {"type": "static", "applications": [{
+                    "name": "bench", "keys": [{"consumer_key": "bench-client", "key_type": "PRODUCTION"}],
+                    "subscriptions": [{"state": "UNBLOCKED"}]
+                }]}
+            },
         })
         .to_string()
     };
