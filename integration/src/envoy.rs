@@ -324,6 +324,24 @@ impl Envoy {
             .unwrap_or(0)
     }
 
+    /// Resident memory of the Envoy process (VmRSS), MiB; 0 when unknown.
+    pub fn rss_mib(&self) -> f64 {
+        let Some(pid) = self.child.as_ref().map(|c| c.id()) else {
+            return 0.0;
+        };
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|status| {
+                status
+                    .lines()
+                    .find(|l| l.starts_with("VmRSS:"))
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .and_then(|kb| kb.parse::<f64>().ok())
+            })
+            .map(|kb| kb / 1024.0)
+            .unwrap_or(0.0)
+    }
+
     /// `https://localhost:<port><path>`
     pub fn url(&self, path: &str) -> String {
         format!("https://localhost:{}{}", self.https_port, path)

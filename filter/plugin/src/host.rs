@@ -70,12 +70,18 @@ pub fn send(reply: &LocalReply) -> bool {
 }
 
 /// The answer of a callout: status (Envoy sets a synthetic 503/504 when the upstream could not be reached
-/// in time; 0 when even that is missing) and body.
-pub fn call_answer(body_size: usize) -> (u16, Vec<u8>) {
-    let status = hostcalls::get_map_value(MapType::HttpCallResponseHeaders, ":status")
-        .ok()
-        .flatten()
-        .and_then(|s| s.parse::<u16>().ok())
+/// in time; 0 when even that is missing) and body. An answer without headers (the call failed before any
+/// response, e.g. a response larger than Envoy would buffer) is status 0 and is not read further: the
+/// SDK's header reads panic on the status the host returns then.
+pub fn call_answer(num_headers: usize, body_size: usize) -> (u16, Vec<u8>) {
+    if num_headers == 0 {
+        return (0, Vec::new());
+    }
+    let status = hostcalls::get_map(MapType::HttpCallResponseHeaders)
+        .unwrap_or_default()
+        .into_iter()
+        .find(|(name, _)| name == ":status")
+        .and_then(|(_, s)| s.parse::<u16>().ok())
         .unwrap_or(0);
     let body = hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size)
         .ok()

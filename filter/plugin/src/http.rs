@@ -158,7 +158,7 @@ impl Context for Request {
     fn on_http_call_response(
         &mut self,
         _token_id: u32,
-        _num_headers: usize,
+        num_headers: usize,
         body_size: usize,
         _num_trailers: usize,
     ) {
@@ -171,7 +171,7 @@ impl Context for Request {
             self.fail_closed();
             return;
         };
-        let (status, body) = host::call_answer(body_size);
+        let (status, body) = host::call_answer(num_headers, body_size);
         let next = exchange.on_answer(config, status, &body, host::now_ms());
         self.apply(exchange, next, true);
     }

@@ -35,6 +35,8 @@ pub struct Remote {
     pub fetched_at: u64,
     /// The token of this worker's fetch in flight.
     pub in_flight: Option<u32>,
+    /// When that fetch started (seconds).
+    pub in_flight_since: u64,
     /// A request met an unknown `kid`: fetch again as soon as the minimum interval allows.
     pub refresh_wanted: bool,
 }
@@ -55,6 +57,7 @@ impl Auth {
                     seen_cas: None,
                     fetched_at: 0,
                     in_flight: None,
+                    in_flight_since: 0,
                     refresh_wanted: false,
                 }),
             }

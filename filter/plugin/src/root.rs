@@ -136,7 +136,16 @@ impl Root {
             let due = !loaded
                 || now >= remote.fetched_at.saturating_add(interval)
                 || (remote.refresh_wanted && now >= remote.fetched_at.saturating_add(min_interval));
-            if !due || remote.in_flight.is_some() {
+            if remote.in_flight.is_some() {
+                // An answer that never came (each fetch has its own timeout) frees the slot.
+                if now > remote.in_flight_since + remote.source.timeout_ms.div_ceil(1000) * 2 + 1 {
+                    if let Some(remote) = auth.remotes.get_mut(i) {
+                        remote.in_flight = None;
+                    }
+                }
+                continue;
+            }
+            if !due {
                 continue;
             }
             let lease_key = format!("{}.lease", remote.data_key);
@@ -162,6 +171,7 @@ impl Root {
                 Ok(token) => {
                     if let Some(remote) = auth.remotes.get_mut(i) {
                         remote.in_flight = Some(token);
+                        remote.in_flight_since = now;
                         remote.refresh_wanted = false;
                     }
                 }
@@ -190,7 +200,7 @@ impl Root {
                 .is_ok()
     }
 
-    fn jwks_answer(&mut self, token: u32, body_size: usize) {
+    fn jwks_answer(&mut self, token: u32, num_headers: usize, body_size: usize) {
         let Some(auth) = self.shared.auth.clone() else {
             return;
         };
@@ -204,12 +214,8 @@ impl Root {
         let data_key = remote.data_key.clone();
         let loaded = remote.seen_cas.is_some();
         let min_interval = remote.source.min_refresh_interval_secs;
-        let status = self
-            .get_http_call_response_header(":status")
-            .unwrap_or_default();
-        let body = self
-            .get_http_call_response_body(0, body_size)
-            .unwrap_or_default();
+        let (status, body) = host::call_answer(num_headers, body_size);
+        let status = status.to_string();
         let parsed = if status == "200" {
             Jwks::parse(&body).map_err(|e| e.to_string())
         } else {
@@ -311,9 +317,9 @@ impl Root {
     }
 
     /// The backend answered a long poll's later round: answer the request, or park it again.
-    fn long_poll_answer(&mut self, token: u32, body_size: usize) {
+    fn long_poll_answer(&mut self, token: u32, num_headers: usize, body_size: usize) {
         let shared = Rc::clone(&self.shared);
-        let (status, body) = host::call_answer(body_size);
+        let (status, body) = host::call_answer(num_headers, body_size);
         let mut waiters = shared.waiters.borrow_mut();
         let Some(context_id) = waiters.calls.remove(&token) else {
             return;
@@ -391,6 +397,12 @@ impl Root {
             subs.version_seen = version;
         }
         if subs.load.is_some() {
+            // A load whose answers stopped coming (each call has its own timeout) is abandoned.
+            if now > subs.last_attempt_ms + api.timeout_ms * 2 + 1000 {
+                subs.load = None;
+                drop(subs);
+                self.data_load_failed("the data API did not answer every call", now);
+            }
             return;
         }
         let due = match subs.snapshot {
@@ -463,10 +475,10 @@ impl Root {
 
     /// One answer of the data API: take the page, ask for the next, and when every collection is complete
     /// build, publish and install the snapshot.
-    fn data_api_answer(&mut self, token: u32, body_size: usize) {
+    fn data_api_answer(&mut self, token: u32, num_headers: usize, body_size: usize) {
         let shared = Rc::clone(&self.shared);
         let now = host::now_ms();
-        let (status, body) = host::call_answer(body_size);
+        let (status, body) = host::call_answer(num_headers, body_size);
         let mut subs = shared.subscriptions.borrow_mut();
         let Some(api) = subs.data_api.clone() else {
             return;
@@ -571,16 +583,16 @@ impl Context for Root {
     fn on_http_call_response(
         &mut self,
         token_id: u32,
-        _num_headers: usize,
+        num_headers: usize,
         body_size: usize,
         _num_trailers: usize,
     ) {
         if self.shared.waiters.borrow().calls.contains_key(&token_id) {
-            self.long_poll_answer(token_id, body_size);
+            self.long_poll_answer(token_id, num_headers, body_size);
         } else if self.shared.subscriptions.borrow().owns(token_id) {
-            self.data_api_answer(token_id, body_size);
+            self.data_api_answer(token_id, num_headers, body_size);
         } else {
-            self.jwks_answer(token_id, body_size);
+            self.jwks_answer(token_id, num_headers, body_size);
         }
     }
 }
@@ -637,12 +649,10 @@ impl RootContext for Root {
             waiters,
             subscriptions: Rc::new(RefCell::new(subscriptions)),
         });
-        if pulls_data {
-            self.refresh_subscriptions();
-        }
+        // The first fetches happen on the first tick: a call dispatched from on_configure is not routed back
+        // to this context by the SDK (measured: its answer never arrives).
         if has_remote || long_polls || pulls_data {
             self.set_tick_period(TICK);
-            self.refresh_keys();
         }
         // Keep the plugin loaded even with a bad configuration: the filter then answers every request itself
         // with an OB error carrying the interaction id (fail closed), rather than Envoy's bare 503.

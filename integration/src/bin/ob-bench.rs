@@ -5,6 +5,7 @@
 //! Load from `wrk` (one thread, 16 connections): warm (one token reused), cold (a new valid token on every
 //! request: caches off), and a flood of forged signatures. Prints requests/s, p50, p99 and the ratios.
 
+use ob_event_integration::apim::{self, App, Data, DataApi, POLLING_API_UUID, SUBSCRIPTION_API_UUID};
 use ob_event_integration::envoy::Envoy;
 use ob_event_integration::tokens::{KeyManager, TokenRequest};
 use ob_event_integration::workspace;
@@ -168,8 +169,112 @@ fn main() {
         "forged c/b = {}   (every request a distinct forged signature, answered 401)",
         ratio("forged c", "forged b")
     );
+    subscription_data_at_scale(&dir, &wasm, &ours(10_000), &warm_token);
     let _ = dir;
 }
+
+/// Subscription data at scale: Envoy pulls N applications from the APIM data API double; time to the first
+/// request that passes, and Envoy's heap before and after.
+fn subscription_data_at_scale(
+    dir: &tempfile::TempDir,
+    wasm: &Path,
+    base_config: &str,
+    token: &str,
+) {
+    println!();
+    println!("APIM subscription data through Envoy (data API double, one worker):");
+    println!(
+        "{:<14} {:>16} {:>18} {:>18}",
+        "applications", "first pass (s)", "RSS before (MiB)", "RSS after (MiB)"
+    );
+    let sizes: Vec<usize> = std::env::var("OB_BENCH_APPS")
+        .ok()
+        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![10_000, 100_000]);
+    for n in sizes {
+        let mut apps: Vec<App> = (0..n as i64)
+            .map(|i| App {
+                id: 1000 + i,
+                name: format!("application {i}"),
+                organisation: format!("PSDGB-OB-{i:018}"),
+                keys: vec![(format!("consumer-key-{i:08}"), "PRODUCTION")],
+                subscriptions: vec![(
+                    if i % 2 == 0 {
+                        SUBSCRIPTION_API_UUID
+                    } else {
+                        POLLING_API_UUID
+                    },
+                    "UNBLOCKED".into(),
+                )],
+            })
+            .collect();
+        apps.push(App {
+            id: 1,
+            name: "bench".into(),
+            organisation: "bench".into(),
+            keys: vec![("bench-client".into(), "PRODUCTION")],
+            subscriptions: vec![(SUBSCRIPTION_API_UUID, "UNBLOCKED".into())],
+        });
+        let api = DataApi::start(Data { apps, broken: None });
+        let mut config: serde_json::Value = serde_json::from_str(base_config).unwrap_or_default();
+        let mut apim = apim::apim_config(3600);
+        apim["source"]["timeout_ms"] = json!(60_000);
+        config["apim"] = apim;
+        let yaml = bootstrap(&[wasm_filter(wasm, &config.to_string()), buffer()], "")
+            + &format!(
+                "  clusters:\n  - name: apim_cp\n    type: STATIC\n    connect_timeout: 1s\n    per_connection_buffer_limit_bytes: 268435456\n    load_assignment:\n      cluster_name: apim_cp\n      endpoints:\n      - lb_endpoints:\n        - endpoint:\n            address:\n              socket_address: {{ address: 127.0.0.1, port_value: {} }}\n",
+                api.stub.port
+            );
+        let started = std::time::Instant::now();
+        let envoy = Envoy::start_yaml(&yaml, &dir.path().join(format!("apps-{n}")), 1);
+        let before = envoy.rss_mib();
+        let url = format!("http://127.0.0.1:{}{PATH}", envoy.https_port);
+        let auth = format!("Bearer {token}");
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut passed = None;
+        while started.elapsed() < std::time::Duration::from_secs(180) {
+            let status = agent
+                .get(&url)
+                .header("authorization", &auth)
+                .call()
+                .map(|r| r.status().as_u16())
+                .unwrap_or(0);
+            if status == 200 {
+                passed = Some(started.elapsed().as_secs_f64());
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let after = envoy.rss_mib();
+        println!(
+            "{:<14} {:>16} {:>18.1} {:>18.1}",
+            n,
+            passed
+                .map(|s| format!("{s:.2}"))
+                .unwrap_or_else(|| "not loaded".into()),
+            before,
+            after
+        );
+        if passed.is_none() || std::env::var_os("OB_BENCH_VERBOSE").is_some() {
+            eprintln!(
+                "{}",
+                envoy
+                    .log()
+                    .lines()
+                    .filter(|l| l.contains("subscription data")
+                        || l.contains("critical")
+                        || l.contains("JWKS"))
+                    .take(30)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+        }
+    }
+}
+
 
 fn wrk(
     url: &str,
