@@ -112,3 +112,17 @@ impl Client {
             .unwrap_or_else(|e| panic!("{method} {url}: no HTTP answer: {}", e.0))
     }
 }
+
+/// Repeat `request` until `accept` holds or 10 s pass, and return the last answer: for what the filter does
+/// asynchronously (keys and subscription data load on its tick). Not a fixed sleep: it returns as soon as
+/// the answer is the expected one.
+pub fn eventually(mut request: impl FnMut() -> Answer, accept: impl Fn(&Answer) -> bool) -> Answer {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let answer = request();
+        if accept(&answer) || std::time::Instant::now() > deadline {
+            return answer;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

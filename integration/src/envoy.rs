@@ -62,6 +62,41 @@ fn path(p: &Path) -> String {
     quoted(&p.display().to_string())
 }
 
+/// The wasm filter entry of an HCM's `http_filters` (10-space indented), running `wasm` with `plugin_config`.
+pub fn wasm_filter(wasm: &Path, plugin_config: &str) -> String {
+    format!(
+        r#"          - name: envoy.filters.http.wasm
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
+              config:
+                name: ob_event_filter
+                root_id: ob_event_filter
+                fail_open: false
+                vm_config:
+                  vm_id: ob_event_filter
+                  runtime: envoy.wasm.runtime.v8
+                  code: {{ local: {{ filename: {wasm} }} }}
+                configuration:
+                  "@type": type.googleapis.com/google.protobuf.StringValue
+                  value: {config}
+"#,
+        wasm = path(wasm),
+        config = quoted(plugin_config),
+    )
+}
+
+/// The buffer filter that must follow the wasm filter: it holds the request headers until the end of the
+/// body, so the filter can read a POST/PUT body before anything reaches the router (the filter never lets
+/// the body through: it answers).
+pub fn buffer_filter() -> String {
+    r#"          - name: envoy.filters.http.buffer
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.buffer.v3.Buffer
+              max_request_bytes: 1048576
+"#
+    .to_string()
+}
+
 /// Render the Envoy bootstrap YAML.
 pub fn render(spec: &EnvoySpec) -> String {
     let clusters: String = spec
@@ -141,27 +176,7 @@ static_resources:
               - match: {{ prefix: "/" }}
 {route}
           http_filters:
-          - name: envoy.filters.http.wasm
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
-              config:
-                name: ob_event_filter
-                root_id: ob_event_filter
-                fail_open: false
-                vm_config:
-                  vm_id: ob_event_filter
-                  runtime: envoy.wasm.runtime.v8
-                  code: {{ local: {{ filename: {wasm} }} }}
-                configuration:
-                  "@type": type.googleapis.com/google.protobuf.StringValue
-                  value: {plugin_config}
-          # Holds the request headers until the end of the body, so the filter can read a POST/PUT body
-          # before anything reaches the router (the filter never lets the body through: it answers).
-          - name: envoy.filters.http.buffer
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.buffer.v3.Buffer
-              max_request_bytes: 1048576
-          - name: envoy.filters.http.router
+{wasm_filter}{buffer_filter}          - name: envoy.filters.http.router
             typed_config:
               "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
   clusters:
@@ -184,9 +199,9 @@ static_resources:
                 quoted(PASS_THROUGH_BODY)
             ),
         },
-        wasm = path(&spec.wasm),
+        wasm_filter = wasm_filter(&spec.wasm, &spec.plugin_config),
+        buffer_filter = buffer_filter(),
         access_log = path(&spec.access_log),
-        plugin_config = quoted(&spec.plugin_config),
         clusters = clusters,
     )
 }

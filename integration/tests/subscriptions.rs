@@ -2,7 +2,7 @@
 //! (a test double following its schema) with live refresh, and from a static list.
 
 use ob_event_integration::apim::{self, Data, DataApi, POLLING_API_UUID, SUBSCRIPTION_API_UUID};
-use ob_event_integration::client::Answer;
+use ob_event_integration::client::{eventually, Answer};
 use ob_event_integration::stub::{free_port, Stub, StubResponse};
 use ob_event_integration::testbed::{rsa_key, Testbed, STORE_CLUSTER};
 use serde_json::json;
@@ -35,18 +35,6 @@ fn poll(bed: &Testbed, tpp: &str) -> Answer {
         ],
         Some(br#"{"returnImmediately": true}"#),
     )
-}
-
-/// Repeat until `accept` holds or 10 s pass (the data loads and refreshes on the filter's tick).
-fn eventually(mut request: impl FnMut() -> Answer, accept: impl Fn(&Answer) -> bool) -> Answer {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let answer = request();
-        if accept(&answer) || Instant::now() > deadline {
-            return answer;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn loaded(a: &Answer) -> bool {

@@ -2,13 +2,13 @@
 //! the endpoint's scopes. One named test per refusal, positive cases per algorithm, JWKS rotation and
 //! outage.
 
-use ob_event_integration::client::Answer;
+use ob_event_integration::client::{eventually, Answer};
 use ob_event_integration::stub::{Stub, StubResponse};
 use ob_event_integration::testbed::{ec_key, rsa_key, Testbed};
 use ob_event_integration::tokens::{sign_hs256, KeyManager};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const LIST: &str = "/open-banking/v3.1/event-subscriptions";
 
@@ -344,18 +344,6 @@ fn remote_bed(jwks_port: u16, min_refresh_secs: u64) -> Testbed {
             );
         })
         .start()
-}
-
-/// Repeat `request` until `accept` holds or 10 s pass (keys load asynchronously, on the filter's tick).
-fn eventually(mut request: impl FnMut() -> Answer, accept: impl Fn(&Answer) -> bool) -> Answer {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let answer = request();
-        if accept(&answer) || Instant::now() > deadline {
-            return answer;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 #[test]

@@ -8,7 +8,7 @@
 use ob_event_integration::apim::{
     self, App, Data, DataApi, POLLING_API_UUID, SUBSCRIPTION_API_UUID,
 };
-use ob_event_integration::envoy::Envoy;
+use ob_event_integration::envoy::{buffer_filter as buffer, wasm_filter, Envoy};
 use ob_event_integration::tokens::{KeyManager, TokenRequest};
 use ob_event_integration::workspace;
 use serde_json::json;
@@ -426,34 +426,4 @@ fn rbac() -> String {
                         value: {{ list_match: {{ one_of: {{ string_match: {{ exact: {SCOPE} }} }} }} }}
 "#
     )
-}
-
-fn wasm_filter(wasm: &Path, config: &str) -> String {
-    format!(
-        r#"          - name: envoy.filters.http.wasm
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
-              config:
-                name: ob_event_filter
-                root_id: ob_event_filter
-                vm_config:
-                  vm_id: ob_event_filter
-                  runtime: envoy.wasm.runtime.v8
-                  code: {{ local: {{ filename: {wasm} }} }}
-                configuration:
-                  "@type": type.googleapis.com/google.protobuf.StringValue
-                  value: {config}
-"#,
-        wasm = serde_json::to_string(&wasm.display().to_string()).unwrap_or_default(),
-        config = serde_json::to_string(config).unwrap_or_default(),
-    )
-}
-
-fn buffer() -> String {
-    r#"          - name: envoy.filters.http.buffer
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.buffer.v3.Buffer
-              max_request_bytes: 1048576
-"#
-    .to_string()
 }
