@@ -43,6 +43,11 @@ pub struct TransportError(pub String);
 impl Client {
     /// Trust `ca_pem`; present `identity` = (certificate PEM, key PEM) when given.
     pub fn new(ca_pem: &str, identity: Option<(&str, &str)>) -> Client {
+        Self::with_timeout(ca_pem, identity, Duration::from_secs(30))
+    }
+
+    /// The same, giving up (and closing the connection) after `timeout`.
+    pub fn with_timeout(ca_pem: &str, identity: Option<(&str, &str)>, timeout: Duration) -> Client {
         let ca = Certificate::from_pem(ca_pem.as_bytes()).expect("CA PEM");
         let mut tls = TlsConfig::builder().root_certs(RootCerts::new_with_certs(&[ca]));
         if let Some((cert_pem, key_pem)) = identity {
@@ -53,7 +58,7 @@ impl Client {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .tls_config(tls.build())
             .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(30)))
+            .timeout_global(Some(timeout))
             .build()
             .into();
         Client { agent }

@@ -559,3 +559,45 @@ fn a_tpp_supplied_client_id_header_is_not_what_the_backend_gets() {
         Some("demo-tpp1-client")
     );
 }
+
+#[test]
+fn a_client_that_leaves_during_a_long_poll_costs_nothing_further() {
+    let backend =
+        Stub::start(|_| StubResponse::json(200, &json!({"sets": {}, "moreAvailable": false})));
+    let bed = Testbed::builder()
+        .cluster(STORE_CLUSTER, backend.port, 1000)
+        .config(|_, c| {
+            c["polling"] = json!({"long_poll": {"max_wait_ms": 20000, "interval_ms": 200}})
+        })
+        .start();
+    let tpp = bed.tpp("tpp1");
+    let impatient = Client::with_timeout(
+        &bed.ca.cert_pem,
+        Some((&tpp.cert.cert_pem, &tpp.cert.key_pem)),
+        Duration::from_millis(1000),
+    );
+    let auth = format!("Bearer {}", bed.token("tpp1", "eventpolling"));
+    let result = impatient.try_send(
+        "POST",
+        &bed.url(EVENTS),
+        &[
+            ("authorization", &auth),
+            ("content-type", "application/json"),
+        ],
+        Some(br#"{"returnImmediately": false}"#),
+    );
+    assert!(result.is_err(), "the client gave up before the wait ended");
+    assert!(
+        backend.count() >= 2,
+        "the backend was asked again while the client waited"
+    );
+    // Let Envoy notice the closed connection, then: no more backend calls for that poll.
+    std::thread::sleep(Duration::from_millis(500));
+    let after_leaving = backend.count();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        backend.count(),
+        after_leaving,
+        "no backend call after the client left"
+    );
+}
