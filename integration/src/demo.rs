@@ -202,6 +202,7 @@ fn envoy_spec(layout: &Layout, wasm: &Path, plugin_config: String) -> EnvoySpec 
             server_cert: layout.pki().join("server.pem"),
             server_key: layout.pki().join("server.key"),
             client_ca: layout.ca_pem(),
+            crl: None,
             require_client_certificate: true,
         },
         listen_address: "127.0.0.1".into(),
@@ -227,6 +228,7 @@ pub fn token(layout: &Layout, tpp: &Tpp, scope: &str) -> String {
         cert_pem: String::new(),
         key_pem: String::new(),
         der,
+        serial: Vec::new(),
     };
     let x5t = cert.x5t_s256();
     key.sign(

@@ -28,6 +28,8 @@ pub struct ListenerTls {
     pub server_key: PathBuf,
     /// Trust anchors for client certificates.
     pub client_ca: PathBuf,
+    /// Certificate revocation lists of those anchors (PEM); a revoked client certificate fails the handshake.
+    pub crl: Option<PathBuf>,
     /// When false the listener asks for, but does not require, a client certificate (for tests of the
     /// filter's own "certificate required" rule).
     pub require_client_certificate: bool,
@@ -150,7 +152,7 @@ static_resources:
             - certificate_chain: {{ filename: {server_cert} }}
               private_key: {{ filename: {server_key} }}
             validation_context:
-              trusted_ca: {{ filename: {client_ca} }}
+              trusted_ca: {{ filename: {client_ca} }}{crl}
       filters:
       - name: envoy.filters.network.http_connection_manager
         typed_config:
@@ -189,6 +191,10 @@ static_resources:
         server_cert = path(&spec.tls.server_cert),
         server_key = path(&spec.tls.server_key),
         client_ca = path(&spec.tls.client_ca),
+        crl = match &spec.tls.crl {
+            Some(crl) => format!("\n              crl: {{ filename: {} }}", path(crl)),
+            None => String::new(),
+        },
         route = match &spec.upstream {
             Some(cluster) => format!(
                 "                route: {{ cluster: {}, timeout: 15s }}",

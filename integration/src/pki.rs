@@ -21,6 +21,8 @@ pub struct Issued {
     pub cert_pem: String,
     pub key_pem: String,
     pub der: Vec<u8>,
+    /// The serial number (to revoke it in a CRL).
+    pub serial: Vec<u8>,
 }
 
 impl Issued {
@@ -162,7 +164,37 @@ impl Ca {
         self.sign(params)
     }
 
-    fn sign(&self, params: CertificateParams) -> Issued {
+    /// A CRL of this CA, valid from yesterday for a week, revoking `revoked`.
+    pub fn crl(&self, revoked: &[&Issued]) -> String {
+        let now = OffsetDateTime::now_utc();
+        let params = rcgen::CertificateRevocationListParams {
+            this_update: now - Duration::days(1),
+            next_update: now + Duration::days(7),
+            crl_number: rcgen::SerialNumber::from_slice(&[1]),
+            issuing_distribution_point: None,
+            revoked_certs: revoked
+                .iter()
+                .map(|cert| rcgen::RevokedCertParams {
+                    serial_number: rcgen::SerialNumber::from_slice(&cert.serial),
+                    revocation_time: now - Duration::hours(1),
+                    reason_code: Some(rcgen::RevocationReason::KeyCompromise),
+                    invalidity_date: None,
+                })
+                .collect(),
+            key_identifier_method: rcgen::KeyIdMethod::Sha256,
+        };
+        params
+            .signed_by(&self.issuer)
+            .and_then(|crl| crl.pem())
+            .expect("sign the CRL")
+    }
+
+    fn sign(&self, mut params: CertificateParams) -> Issued {
+        let mut serial = [0u8; 16];
+        rsa::rand_core::RngCore::fill_bytes(&mut rsa::rand_core::OsRng, &mut serial);
+        serial[0] &= 0x7f; // positive
+        serial[0] |= 0x01; // no leading zero byte
+        params.serial_number = Some(rcgen::SerialNumber::from_slice(&serial));
         let key = KeyPair::generate().expect("generate a key");
         let cert = params
             .signed_by(&key, &self.issuer)
@@ -171,6 +203,7 @@ impl Ca {
             cert_pem: cert.pem(),
             key_pem: key.serialize_pem(),
             der: cert.der().to_vec(),
+            serial: serial.to_vec(),
         }
     }
 }

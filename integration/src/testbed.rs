@@ -61,6 +61,7 @@ pub struct Builder {
     require_client_certificate: bool,
     with_store: bool,
     upstream: Option<String>,
+    revoked: Vec<String>,
 }
 
 /// The standard plugin configuration: the test issuer with its inline JWKS (PS256, ES256; RS256 allowed
@@ -148,6 +149,12 @@ impl Builder {
         self
     }
 
+    /// Configure a CRL on the listener that revokes the certificates of these TPPs.
+    pub fn revoke(mut self, tpps: &[&str]) -> Self {
+        self.revoked = tpps.iter().map(|t| t.to_string()).collect();
+        self
+    }
+
     /// Start the real store too (SQLite) and point the backend cluster at it.
     pub fn with_store(mut self) -> Self {
         self.with_store = true;
@@ -171,7 +178,7 @@ impl Builder {
         std::fs::write(pki.join("ca.pem"), &ca.cert_pem).expect("write CA");
         let server = ca.server(&["localhost", "127.0.0.1"]);
         let (server_cert, server_key) = server.write(&pki, "server").expect("write server");
-        let tpps = TPPS
+        let tpps: Vec<TestTpp> = TPPS
             .iter()
             .map(|tpp| TestTpp {
                 tpp: *tpp,
@@ -182,6 +189,16 @@ impl Builder {
                 )),
             })
             .collect();
+        let crl = (!self.revoked.is_empty()).then(|| {
+            let revoked: Vec<&Issued> = tpps
+                .iter()
+                .filter(|t| self.revoked.iter().any(|r| r == t.tpp.name))
+                .map(|t| &t.cert)
+                .collect();
+            let path = pki.join("crl.pem");
+            std::fs::write(&path, ca.crl(&revoked)).expect("write the CRL");
+            path
+        });
         let store = self
             .with_store
             .then(|| Store::start(&dir.path().join("store")));
@@ -203,6 +220,7 @@ impl Builder {
                 server_cert,
                 server_key,
                 client_ca: pki.join("ca.pem"),
+                crl,
                 require_client_certificate: self.require_client_certificate,
             },
             listen_address: "127.0.0.1".into(),
@@ -232,6 +250,7 @@ impl Testbed {
             require_client_certificate: true,
             with_store: false,
             upstream: None,
+            revoked: Vec::new(),
         }
     }
 

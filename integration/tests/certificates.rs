@@ -84,6 +84,22 @@ fn a_certificate_from_an_untrusted_ca_the_handshake_is_refused() {
 }
 
 #[test]
+fn a_revoked_certificate_is_refused_by_the_handshake_when_a_crl_is_configured() {
+    let bed = Testbed::builder().with_store().revoke(&["tpp2"]).start();
+    let result = bed
+        .tpp_client("tpp2")
+        .try_send("GET", &bed.url(LIST), &[], None);
+    assert!(result.is_err(), "a revoked certificate got {result:?}");
+    // The CRL revokes only tpp2: tpp1 still passes.
+    assert_passed(&list(
+        &bed,
+        &bed.tpp_client("tpp1"),
+        &bed.token("tpp1", "accounts"),
+        &[],
+    ));
+}
+
+#[test]
 fn a_valid_certificate_and_a_token_bound_to_it_pass() {
     let bed = Testbed::builder().with_store().start();
     assert_passed(&list(
