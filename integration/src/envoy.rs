@@ -212,6 +212,39 @@ static_resources:
     )
 }
 
+/// The same configuration with the listener served by LDS from a watched file (`lds.yaml` in `dir`), so a
+/// test can change the filter's configuration while Envoy runs: (bootstrap, LDS document).
+pub fn render_dynamic(spec: &EnvoySpec, dir: &Path) -> (String, String) {
+    let full = render(spec);
+    let (head, rest) = full.split_once("  listeners:\n").unwrap_or((&full, ""));
+    let (listener, clusters) = rest.split_once("  clusters:\n").unwrap_or((rest, ""));
+    let listener: String = listener
+        .lines()
+        .map(|l| l.strip_prefix("  ").unwrap_or(l))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let listener = listener.replacen(
+        "- name: ob_event_https",
+        "- \"@type\": type.googleapis.com/envoy.config.listener.v3.Listener\n  name: ob_event_https",
+        1,
+    );
+    let lds = format!("resources:\n{listener}\n");
+    let head = head.replace("static_resources:\n", "");
+    let bootstrap = format!(
+        "node: {{ id: ob-event-test, cluster: ob-event-test }}\n{head}dynamic_resources:\n  lds_config:\n    resource_api_version: V3\n    path_config_source:\n      path: {lds}\n      watched_directory: {{ path: {dir} }}\nstatic_resources:\n  clusters:\n{clusters}",
+        lds = path(&dir.join("lds.yaml")),
+        dir = path(dir),
+    );
+    (bootstrap, lds)
+}
+
+/// Replace the LDS document atomically (write aside, rename: what the watched directory reacts to).
+pub fn write_lds(dir: &Path, lds: &str) {
+    let tmp = dir.join(".lds.yaml.tmp");
+    std::fs::write(&tmp, lds).expect("write lds");
+    std::fs::rename(&tmp, dir.join("lds.yaml")).expect("move lds into place");
+}
+
 /// A running Envoy.
 pub struct Envoy {
     child: Option<Child>,

@@ -4,7 +4,7 @@
 
 use crate::client::Client;
 use crate::demo::{Tpp, TPPS};
-use crate::envoy::{Cluster, Envoy, EnvoySpec, ListenerTls};
+use crate::envoy::{self, Cluster, Envoy, EnvoySpec, ListenerTls};
 use crate::pki::{Ca, ClientCertSpec, Issued};
 use crate::store::{self, Store};
 use crate::tokens::{KeyManager, TokenRequest};
@@ -38,6 +38,9 @@ pub struct TestTpp {
 
 pub struct Testbed {
     pub envoy: Envoy,
+    /// The Envoy configuration, kept to re-render it on a reload.
+    spec: EnvoySpec,
+    dynamic: bool,
     pub store: Option<Store>,
     pub ca: Ca,
     pub tpps: Vec<TestTpp>,
@@ -62,6 +65,7 @@ pub struct Builder {
     with_store: bool,
     upstream: Option<String>,
     revoked: Vec<String>,
+    dynamic: bool,
 }
 
 /// The standard plugin configuration: the test issuer with its inline JWKS (PS256, ES256; RS256 allowed
@@ -149,6 +153,13 @@ impl Builder {
         self
     }
 
+    /// Serve the listener by LDS from a watched file, so that [`Testbed::reload`] can change the filter's
+    /// configuration while Envoy runs.
+    pub fn dynamic_listener(mut self) -> Self {
+        self.dynamic = true;
+        self
+    }
+
     /// Configure a CRL on the listener that revokes the certificates of these TPPs.
     pub fn revoke(mut self, tpps: &[&str]) -> Self {
         self.revoked = tpps.iter().map(|t| t.to_string()).collect();
@@ -224,16 +235,31 @@ impl Builder {
                 require_client_certificate: self.require_client_certificate,
             },
             listen_address: "127.0.0.1".into(),
-            listen_port: 0,
+            // An LDS update rebinds the listener: it needs a fixed port.
+            listen_port: if self.dynamic {
+                crate::stub::free_port()
+            } else {
+                0
+            },
             admin_address: "127.0.0.1".into(),
             admin_port: 0,
             clusters: self.clusters,
             upstream: self.upstream,
             access_log: dir.path().join("envoy").join("access.log"),
         };
-        let envoy = Envoy::start(&spec, &dir.path().join("envoy"));
+        let envoy_dir = dir.path().join("envoy");
+        let envoy = if self.dynamic {
+            std::fs::create_dir_all(&envoy_dir).expect("envoy dir");
+            let (bootstrap, lds) = envoy::render_dynamic(&spec, &envoy_dir);
+            envoy::write_lds(&envoy_dir, &lds);
+            Envoy::start_yaml(&bootstrap, &envoy_dir, 1)
+        } else {
+            Envoy::start(&spec, &envoy_dir)
+        };
         Testbed {
             envoy,
+            spec,
+            dynamic: self.dynamic,
             store,
             ca,
             tpps,
@@ -251,6 +277,7 @@ impl Testbed {
             with_store: false,
             upstream: None,
             revoked: Vec::new(),
+            dynamic: false,
         }
     }
 
@@ -310,5 +337,34 @@ impl Testbed {
 
     pub fn path(&self) -> PathBuf {
         self.dir.path().to_path_buf()
+    }
+
+    /// Give the filter a new plugin configuration while Envoy runs (needs `dynamic_listener`); returns when
+    /// Envoy has applied it.
+    pub fn reload(&self, plugin_config: &str) {
+        assert!(
+            self.dynamic,
+            "reload needs Testbed::builder().dynamic_listener()"
+        );
+        let before = self.envoy.counter("listener_manager.lds.update_success");
+        let mut spec = self.spec.clone();
+        spec.plugin_config = plugin_config.to_string();
+        let dir = self.envoy.dir.clone();
+        let (_, lds) = envoy::render_dynamic(&spec, &dir);
+        envoy::write_lds(&dir, &lds);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while self.envoy.counter("listener_manager.lds.update_success") <= before {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "Envoy did not apply the new configuration:\n{}",
+                self.envoy.log()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// The plugin configuration the filter runs with now.
+    pub fn plugin_config(&self) -> &str {
+        &self.spec.plugin_config
     }
 }

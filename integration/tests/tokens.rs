@@ -425,3 +425,53 @@ fn jwks_never_loaded_is_503_with_an_ob_error() {
         1
     );
 }
+
+#[test]
+fn keys_and_the_token_cache_survive_a_configuration_reload() {
+    let mut server = JwksServer::start(json!({"keys": [rsa_key().jwk()]}));
+    let port = server.stub.port;
+    let bed = Testbed::builder()
+        .dynamic_listener()
+        .cluster("key_manager", port, 1000)
+        .config(move |_, c| {
+            let issuer = c["issuers"][0].as_object_mut().unwrap();
+            issuer.remove("jwks");
+            issuer.insert(
+                "remote_jwks".into(),
+                json!({"cluster": "key_manager", "path": "/oauth2/jwks"}),
+            );
+        })
+        .start();
+    let token = bed.token("tpp1", "accounts");
+    assert_admitted(&eventually(
+        || bearer(&bed, &token),
+        |a| !a.text().contains("signing keys"),
+    ));
+    assert_admitted(&bearer(&bed, &token));
+    let hits = || {
+        bed.envoy
+            .counter("wasmcustom.ob_event_filter.token_cache.hit")
+    };
+    assert_eq!(hits(), 1);
+
+    // The key manager goes away; the filter gets a new configuration (same issuers, another limit).
+    server.stub.stop();
+    let mut config: Value = serde_json::from_str(bed.plugin_config()).unwrap();
+    config["polling"] = json!({"max_events": 50});
+    bed.reload(&config.to_string());
+    assert!(
+        bed.envoy
+            .log()
+            .matches("ob-event-filter 0.1.0 configured")
+            .count()
+            >= 2,
+        "the new configuration was loaded"
+    );
+
+    // The verified token is still cached (no second verification), and the keys are still there: a token
+    // never seen before verifies although the JWKS endpoint is down.
+    assert_admitted(&bearer(&bed, &token));
+    assert_eq!(hits(), 2, "the cache survived the reload");
+    let fresh = rsa_key().sign(&bed.claims("tpp1", "accounts"));
+    assert_admitted(&bearer(&bed, &fresh));
+}
