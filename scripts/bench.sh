@@ -8,4 +8,6 @@ if ! command -v wrk >/dev/null; then
   else sudo apt-get update -qq && sudo apt-get install -y -qq wrk >/dev/null; fi
 fi
 TARGET=${CARGO_TARGET_DIR:-target}
+# The reference floor: a Wasm filter that does nothing.
+cargo build --quiet --profile wasm --target wasm32-wasip1 -p ob-event-noop-filter
 exec "$TARGET/debug/ob-bench"

@@ -100,6 +100,11 @@ fn main() {
             "c-nocache",
             bootstrap(&[wasm_filter(&wasm, &ours(0)), buffer()], ""),
         ),
+        // The floor: a Wasm filter that does nothing (filter/noop), with the same buffer filter.
+        (
+            "n",
+            bootstrap(&[wasm_filter(&noop_wasm(&wasm), "{}"), buffer()], ""),
+        ),
     ];
 
     let mut results = std::collections::BTreeMap::new();
@@ -115,7 +120,7 @@ fn main() {
             None,
         );
         match *name {
-            "a" | "b" | "c" => {
+            "a" | "b" | "c" | "n" => {
                 let r = wrk(
                     &url,
                     seconds,
@@ -164,6 +169,11 @@ fn main() {
         ratio("warm c", "warm a")
     );
     println!(
+        "floor  n/b = {}   n/a = {}   (a Wasm filter that does nothing: what any Wasm filter costs)",
+        ratio("warm n", "warm b"),
+        ratio("warm n", "warm a")
+    );
+    println!(
         "cold   c/b = {}   (both without a token cache: every request verifies PS256)",
         ratio("cold c", "cold b")
     );
@@ -173,6 +183,11 @@ fn main() {
     );
     subscription_data_at_scale(&dir, &wasm, &ours(10_000), &warm_token);
     let _ = dir;
+}
+
+/// The no-op module next to the filter's (`make bench` builds both).
+fn noop_wasm(filter: &Path) -> std::path::PathBuf {
+    filter.with_file_name("ob_event_noop_filter.wasm")
 }
 
 /// Subscription data at scale: Envoy pulls N applications from the APIM data API double; time to the first
