@@ -14,8 +14,6 @@ pub enum ErrorKind {
     NotFound,
     /// The path is an event endpoint but not for this method.
     MethodNotAllowed,
-    /// The endpoint is recognised but this gateway does not serve it yet.
-    NotImplemented,
     /// `Accept` names nothing the endpoint can produce.
     NotAcceptable,
     /// `Content-Type` is not `application/json` on POST/PUT.
@@ -93,7 +91,6 @@ impl ErrorKind {
         ErrorKind::ConfigurationInvalid,
         ErrorKind::NotFound,
         ErrorKind::MethodNotAllowed,
-        ErrorKind::NotImplemented,
         ErrorKind::NotAcceptable,
         ErrorKind::UnsupportedMediaType,
         ErrorKind::TokenMissing,
@@ -128,7 +125,6 @@ impl ErrorKind {
             ConfigurationInvalid => (500, UNEXPECTED, Some("900900"), "configuration_invalid"),
             NotFound => (404, None, None, "not_found"),
             MethodNotAllowed => (405, None, None, "method_not_allowed"),
-            NotImplemented => (501, UNEXPECTED, None, "not_implemented"),
             NotAcceptable => (406, None, None, "not_acceptable"),
             UnsupportedMediaType => (415, None, Some("200012"), "unsupported_media_type"),
             TokenMissing => (401, None, Some("900902"), "token_missing"),

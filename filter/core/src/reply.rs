@@ -147,7 +147,7 @@ mod tests {
     #[test]
     fn messages_are_cut_to_max500text() {
         let long = "é".repeat(600);
-        let reply = refusal(&Refusal::new(ErrorKind::NotImplemented, long), &id());
+        let reply = refusal(&Refusal::new(ErrorKind::FieldInvalid, long), &id());
         let body: serde_json::Value =
             serde_json::from_slice(reply.body.as_deref().unwrap_or_default()).unwrap_or_default();
         assert_eq!(
