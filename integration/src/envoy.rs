@@ -366,6 +366,19 @@ impl Envoy {
         Some((status, body))
     }
 
+    /// A counter once it has reached `at_least`, or its value after 5 s: the filter counts requests and
+    /// token-cache hits in its VM and adds them to Envoy's counters on its 100 ms tick.
+    pub fn counter_at_least(&self, name: &str, at_least: u64) -> u64 {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let value = self.counter(name);
+            if value >= at_least || std::time::Instant::now() > deadline {
+                return value;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// The value of one counter from `/stats` (e.g. `wasmcustom.ob_event_filter.requests_total`).
     pub fn counter(&self, name: &str) -> u64 {
         let (_, body) = self
@@ -376,6 +389,38 @@ impl Envoy {
             .find(|(n, _)| *n == name)
             .and_then(|(_, v)| v.trim().parse().ok())
             .unwrap_or(0)
+    }
+
+    /// Pin every thread of the Envoy process to `cpu` (`taskset`, util-linux): a benchmark keeps its load
+    /// generator on the other CPU. `false` when it could not be done.
+    pub fn pin_to_cpu(&self, cpu: usize) -> bool {
+        let Some(pid) = self.child.as_ref().map(|c| c.id()) else {
+            return false;
+        };
+        Command::new("taskset")
+            .args(["-a", "-cp", &cpu.to_string(), &pid.to_string()])
+            .stdout(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    /// CPU time the Envoy process has used (user + system), seconds; 0 when unknown. Per request, it is
+    /// steadier than requests per second on a shared VM: time the hypervisor gives to others is not counted.
+    pub fn cpu_seconds(&self) -> f64 {
+        let Some(pid) = self.child.as_ref().map(|c| c.id()) else {
+            return 0.0;
+        };
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|stat| {
+                // After the command name in parentheses: state is field 3, utime 14, stime 15.
+                let rest = stat.rsplit_once(')')?.1;
+                let fields: Vec<&str> = rest.split_whitespace().collect();
+                let utime: f64 = fields.get(11)?.parse().ok()?;
+                let stime: f64 = fields.get(12)?.parse().ok()?;
+                Some((utime + stime) / 100.0)
+            })
+            .unwrap_or(0.0)
     }
 
     /// Resident memory of the Envoy process (VmRSS), MiB; 0 when unknown.

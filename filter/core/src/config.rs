@@ -136,6 +136,9 @@ pub struct ApplicationHeaders {
     pub application_id: String,
     pub application_name: String,
     pub key_type: String,
+    /// Route mode: set them on the forwarded request too (default: only `x-wso2-client-id` is set, and
+    /// copies of these headers sent by the TPP are removed).
+    pub on_route: bool,
 }
 
 impl Default for ApplicationHeaders {
@@ -144,6 +147,7 @@ impl Default for ApplicationHeaders {
             application_id: "x-wso2-application-id".into(),
             application_name: "x-wso2-application-name".into(),
             key_type: "x-wso2-key-type".into(),
+            on_route: false,
         }
     }
 }
@@ -244,8 +248,8 @@ pub struct Backend {
     pub authority: String,
     pub base_path: String,
     pub timeout_ms: u64,
-    pub username: String,
-    pub password: String,
+    /// Basic credentials for every call (their `Debug` hides the password).
+    pub credentials: BackendCredentials,
 }
 
 /// Why a configuration was refused. The message names the key and is safe to log (never a secret).
@@ -701,8 +705,10 @@ fn validate_backend(raw: RawBackend) -> Result<Backend, ConfigError> {
         cluster: raw.cluster,
         base_path,
         timeout_ms: raw.timeout_ms,
-        username: raw.username,
-        password: raw.password,
+        credentials: BackendCredentials {
+            username: raw.username,
+            password: raw.password,
+        },
     })
 }
 
@@ -1043,8 +1049,10 @@ mod tests {
                 authority: "store".into(),
                 base_path: "/api/fs/event-notifications".into(),
                 timeout_ms: 5000,
-                username: "u".into(),
-                password: "p".into(),
+                credentials: BackendCredentials {
+                    username: "u".into(),
+                    password: "p".into(),
+                },
             }
         );
     }

@@ -3,18 +3,19 @@
 //! backend, wait, answer). Every decision of the Event Notification API flow after the identity step is
 //! here; the adapter only performs I/O.
 
-use crate::backend::{self, BackendCall, BackendCredentials, CallContext};
-use crate::config::{Config, Forward};
+use crate::backend::{self, BackendCall, CallContext, CLIENT_ID_HEADER};
+use crate::config::{ApplicationHeaders, Config, Forward};
 use crate::endpoints::Endpoint;
 use crate::errors::{ErrorKind, Refusal};
 use crate::interaction::InteractionId;
 use crate::negotiation;
 use crate::polling::{self, PollRequest};
 use crate::reply::LocalReply;
-use crate::subscription_data::SubscribedApplication;
+use crate::subscription_data::{Admission, KeyType};
 use crate::subscriptions;
 use crate::token::VerifiedToken;
 use serde_json::{json, Value};
+use std::borrow::Cow;
 
 /// What the request head says beyond method and path.
 #[derive(Debug, Clone, Copy, Default)]
@@ -63,19 +64,53 @@ struct LongPoll {
     again: BackendCall,
 }
 
-/// The state of one request after its identity was established.
+/// The application a request was admitted for, as the backend (or the route) is told it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub application_id: i64,
+    pub name: String,
+    pub key_type: KeyType,
+}
+
+impl Caller {
+    /// From the subscription decision.
+    pub fn of(admission: &Admission<'_>) -> Caller {
+        Caller {
+            application_id: admission.application_id(),
+            name: admission.name().to_string(),
+            key_type: admission.key_type,
+        }
+    }
+
+    /// The application headers (names from `apim.headers`).
+    fn headers<'a>(&'a self, names: &'a ApplicationHeaders) -> [(&'a str, Cow<'a, str>); 3] {
+        [
+            (
+                names.application_id.as_str(),
+                Cow::Owned(self.application_id.to_string()),
+            ),
+            (names.application_name.as_str(), Cow::Borrowed(&self.name)),
+            (
+                names.key_type.as_str(),
+                Cow::Borrowed(self.key_type.as_str()),
+            ),
+        ]
+    }
+}
+
+/// The state of one request after its identity was established. It keeps what it learnt from the request
+/// (who, which endpoint, the links' base) and reads everything else from the configuration it is handed at
+/// each step, so starting one copies nothing of the configuration.
 #[derive(Debug, Clone)]
 pub struct Exchange {
     endpoint: Endpoint,
     id: InteractionId,
     client_id: String,
+    caller: Option<Caller>,
+    /// Where links in the replies point (backend mode only: in route mode the upstream writes the replies).
     api_base: String,
-    credentials: BackendCredentials,
-    backend_base: String,
     /// Route mode: after the checks, the request goes on to Envoy's route.
     route: bool,
-    /// The subscribed application, as headers for the backend or the route.
-    application_headers: Vec<(String, String)>,
     long_poll: Option<LongPoll>,
 }
 
@@ -87,48 +122,24 @@ impl Exchange {
         endpoint: Endpoint,
         id: InteractionId,
         identity: &VerifiedToken,
-        application: Option<&SubscribedApplication>,
+        caller: Option<Caller>,
         head: Head<'_>,
     ) -> (Exchange, Next) {
-        let names = &config.apim.headers;
-        let application_headers = application
-            .map(|app| {
-                vec![
-                    (names.application_id.clone(), app.application_id.to_string()),
-                    (names.application_name.clone(), app.name.clone()),
-                    (names.key_type.clone(), app.key_type.as_str().to_string()),
-                ]
-            })
-            .unwrap_or_default();
-        let api_base = match &config.public_base_url {
-            Some(origin) => format!("{origin}{}", config.base_path),
-            None => subscriptions::api_base(head.authority.unwrap_or_default(), &config.base_path),
-        };
-        let (credentials, backend_base) = match &config.backend {
-            Some(backend) => (
-                BackendCredentials {
-                    username: backend.username.clone(),
-                    password: backend.password.clone(),
-                },
-                backend.base_path.clone(),
-            ),
-            None => (
-                BackendCredentials {
-                    username: String::new(),
-                    password: String::new(),
-                },
-                String::new(),
-            ),
+        let route = config.forward == Forward::Route;
+        let api_base = match (&config.public_base_url, route) {
+            (_, true) => String::new(),
+            (Some(origin), false) => format!("{origin}{}", config.base_path),
+            (None, false) => {
+                subscriptions::api_base(head.authority.unwrap_or_default(), &config.base_path)
+            }
         };
         let exchange = Exchange {
             endpoint,
             id,
             client_id: identity.consumer_key.clone(),
+            caller,
             api_base,
-            credentials,
-            backend_base,
-            route: config.forward == Forward::Route,
-            application_headers,
+            route,
             long_poll: None,
         };
         let next = exchange.first_step(config, head);
@@ -157,7 +168,7 @@ impl Exchange {
                 }
             }
             Endpoint::ListSubscriptions if self.route => Next::Forward,
-            Endpoint::ListSubscriptions => self.call(backend::list_subscriptions_call),
+            Endpoint::ListSubscriptions => self.call(config, backend::list_subscriptions_call),
             Endpoint::DeleteSubscription { id } => {
                 if let Err(refusal) = subscriptions::check_subscription_id(id) {
                     return refusal.into();
@@ -165,22 +176,17 @@ impl Exchange {
                 if self.route {
                     return Next::Forward;
                 }
-                self.call(|ctx| backend::delete_subscription_call(ctx, id))
+                self.call(config, |ctx| backend::delete_subscription_call(ctx, id))
             }
         }
     }
 
-    fn context(&self) -> CallContext<'_> {
-        CallContext {
-            base_path: &self.backend_base,
-            client_id: &self.client_id,
-            interaction_id: &self.id,
-            credentials: &self.credentials,
-        }
-    }
-
-    fn call(&self, build: impl FnOnce(&CallContext<'_>) -> Result<BackendCall, Refusal>) -> Next {
-        match self.build(build) {
+    fn call(
+        &self,
+        config: &Config,
+        build: impl FnOnce(&CallContext<'_>) -> Result<BackendCall, Refusal>,
+    ) -> Next {
+        match self.build(config, build) {
             Ok(call) => Next::Call(call),
             Err(refusal) => refusal.into(),
         }
@@ -189,11 +195,30 @@ impl Exchange {
     /// A backend call with the application headers added.
     fn build(
         &self,
+        config: &Config,
         build: impl FnOnce(&CallContext<'_>) -> Result<BackendCall, Refusal>,
     ) -> Result<BackendCall, Refusal> {
-        let mut call = build(&self.context())?;
-        call.headers
-            .extend(self.application_headers.iter().cloned());
+        let Some(backend) = &config.backend else {
+            return Err(Refusal::new(
+                ErrorKind::ConfigurationInvalid,
+                "The gateway is not configured correctly; the request was not processed",
+            ));
+        };
+        let context = CallContext {
+            base_path: &backend.base_path,
+            client_id: &self.client_id,
+            interaction_id: &self.id,
+            credentials: &backend.credentials,
+        };
+        let mut call = build(&context)?;
+        if let Some(caller) = &self.caller {
+            call.headers.extend(
+                caller
+                    .headers(&config.apim.headers)
+                    .into_iter()
+                    .map(|(name, value)| (name.to_string(), value.into_owned())),
+            );
+        }
         Ok(call)
     }
 
@@ -207,15 +232,33 @@ impl Exchange {
         .into()
     }
 
-    /// The request headers to set before the request goes on (route mode): the verified consumer key as
-    /// `x-wso2-client-id` (replacing anything the TPP sent) and the interaction id.
-    pub fn forward_headers(&self) -> Vec<(String, String)> {
-        let mut headers = vec![
-            ("x-wso2-client-id".to_string(), self.client_id.clone()),
-            (crate::interaction::HEADER.to_string(), self.id.to_string()),
-        ];
-        headers.extend(self.application_headers.iter().cloned());
+    /// Route mode: the request headers to set before the request goes on — the verified consumer key as
+    /// `x-wso2-client-id` (replacing anything the TPP sent) and, with `apim.headers.on_route`, the
+    /// application headers. (The interaction id is the adapter's: it sets it only when the request does
+    /// not already carry exactly it.)
+    pub fn forward_headers<'a>(&'a self, config: &'a Config) -> Vec<(&'a str, Cow<'a, str>)> {
+        let mut headers = vec![(CLIENT_ID_HEADER, Cow::Borrowed(self.client_id.as_str()))];
+        if config.apim.headers.on_route {
+            if let Some(caller) = &self.caller {
+                headers.extend(caller.headers(&config.apim.headers));
+            }
+        }
         headers
+    }
+
+    /// Route mode: the application headers a TPP may not send on — removed from the forwarded request
+    /// when present and not set by [`Exchange::forward_headers`].
+    pub fn forward_removed_headers(config: &Config) -> [&str; 3] {
+        let names = &config.apim.headers;
+        if names.on_route {
+            ["", "", ""]
+        } else {
+            [
+                names.application_id.as_str(),
+                names.application_name.as_str(),
+                names.key_type.as_str(),
+            ]
+        }
     }
 
     /// Whether the request goes on to Envoy's route after the checks.
@@ -239,15 +282,16 @@ impl Exchange {
                 };
                 let long = config.long_poll.max_wait_ms > 0
                     && request.wants_long_poll(config.long_poll.when_absent);
-                let first = match self.build(|ctx| backend::poll_call(ctx, &request.backend_json()))
-                {
+                let first = match self.build(config, |ctx| {
+                    backend::poll_call(ctx, &request.backend_json())
+                }) {
                     Ok(call) => call,
                     Err(refusal) => return refusal.into(),
                 };
                 if long {
-                    if let Ok(again) =
-                        self.build(|ctx| backend::poll_call(ctx, &repoll_json(&request)))
-                    {
+                    if let Ok(again) = self.build(config, |ctx| {
+                        backend::poll_call(ctx, &repoll_json(&request))
+                    }) {
                         self.long_poll = Some(LongPoll {
                             deadline_ms: now_ms.saturating_add(config.long_poll.max_wait_ms),
                             interval_ms: config.long_poll.interval_ms,
@@ -259,14 +303,15 @@ impl Exchange {
             }
             Endpoint::CreateSubscription => {
                 match subscriptions::parse_create(body, &config.subscriptions) {
-                    Ok(input) => self
-                        .call(|ctx| backend::create_subscription_call(ctx, &input.backend_json())),
+                    Ok(input) => self.call(config, |ctx| {
+                        backend::create_subscription_call(ctx, &input.backend_json())
+                    }),
                     Err(refusal) => refusal.into(),
                 }
             }
             Endpoint::UpdateSubscription { id } => {
                 match subscriptions::parse_update(body, &id, &config.subscriptions) {
-                    Ok(input) => self.call(|ctx| {
+                    Ok(input) => self.call(config, |ctx| {
                         backend::update_subscription_call(ctx, &id, &input.backend_json())
                     }),
                     Err(refusal) => refusal.into(),

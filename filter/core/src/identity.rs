@@ -6,6 +6,7 @@ use crate::config::{CertificateSource, Config, HeaderFormat, Issuer};
 use crate::endpoints::Endpoint;
 use crate::errors::{ErrorKind, Refusal};
 use crate::token::{self, any_scope_granted, Jwks, TokenCache, TokenError, VerifiedToken};
+use std::rc::Rc;
 
 /// The header Envoy sets with the verified client certificate (`forward_client_cert_details: SANITIZE_SET`).
 pub const XFCC_HEADER: &str = "x-forwarded-client-cert";
@@ -41,7 +42,7 @@ impl From<Refusal> for AuthFailure {
 /// A request that passed the token step.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Authenticated {
-    pub token: VerifiedToken,
+    pub token: Rc<VerifiedToken>,
     /// Whether the verification came from the verified-token cache.
     pub cached: bool,
 }
@@ -76,7 +77,8 @@ pub fn authenticate<'k>(
             });
             match result {
                 Ok(verified) => {
-                    cache.insert(bearer, verified.clone(), now_secs);
+                    let verified = Rc::new(verified);
+                    cache.insert(bearer, Rc::clone(&verified), now_secs);
                     verified
                 }
                 Err(_) if not_loaded => {

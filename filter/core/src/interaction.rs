@@ -2,21 +2,23 @@
 //! fresh UUID v4 generated from caller-supplied random bytes (the adapter owns the randomness source).
 
 use std::fmt;
+use std::rc::Rc;
 
 /// Header name, lower case as HTTP/2 and Envoy carry it.
 pub const HEADER: &str = "x-fapi-interaction-id";
 
-/// A validated interaction id, always in the RFC 4122 textual form.
+/// A validated interaction id, always in the RFC 4122 textual form. Cloning is cheap (shared text).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InteractionId(String);
+pub struct InteractionId(Rc<str>);
 
 impl InteractionId {
     /// The id to use for a request: the TPP's own when it is a well-formed UUID, else a new v4 built from
-    /// `random`. A malformed value is not echoed (it could carry anything into logs and headers).
-    pub fn for_request(sent: Option<&str>, random: [u8; 16]) -> Self {
+    /// `random()` (asked only then). A malformed value is not echoed (it could carry anything into logs and
+    /// headers).
+    pub fn for_request(sent: Option<&str>, random: impl FnOnce() -> [u8; 16]) -> Self {
         match sent {
-            Some(value) if is_uuid(value) => InteractionId(value.to_string()),
-            _ => Self::new_v4(random),
+            Some(value) if is_uuid(value) => InteractionId(Rc::from(value)),
+            _ => Self::new_v4(random()),
         }
     }
 
@@ -28,14 +30,19 @@ impl InteractionId {
         if let Some(b) = bytes.get_mut(8) {
             *b = (*b & 0x3f) | 0x80;
         }
+        const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut out = String::with_capacity(36);
         for (i, b) in bytes.iter().enumerate() {
             if matches!(i, 4 | 6 | 8 | 10) {
                 out.push('-');
             }
-            out.push_str(&format!("{b:02x}"));
+            for nibble in [b >> 4, b & 0x0f] {
+                if let Some(&digit) = HEX.get(usize::from(nibble)) {
+                    out.push(char::from(digit));
+                }
+            }
         }
-        InteractionId(out)
+        InteractionId(Rc::from(out))
     }
 
     pub fn as_str(&self) -> &str {
@@ -69,19 +76,19 @@ mod tests {
     fn a_valid_id_is_played_back_unchanged() {
         let sent = "93bac548-d2de-4546-b106-880a5018460d";
         assert_eq!(
-            InteractionId::for_request(Some(sent), [0; 16]).as_str(),
+            InteractionId::for_request(Some(sent), || [0; 16]).as_str(),
             sent
         );
         let upper = "93BAC548-D2DE-4546-B106-880A5018460D";
         assert_eq!(
-            InteractionId::for_request(Some(upper), [0; 16]).as_str(),
+            InteractionId::for_request(Some(upper), || [0; 16]).as_str(),
             upper
         );
     }
 
     #[test]
     fn a_missing_id_gets_a_new_uuid_v4() {
-        let id = InteractionId::for_request(None, [0xff; 16]);
+        let id = InteractionId::for_request(None, || [0xff; 16]);
         assert_eq!(id.as_str(), "ffffffff-ffff-4fff-bfff-ffffffffffff");
         assert!(is_uuid(id.as_str()));
     }
@@ -97,7 +104,7 @@ mod tests {
             "93bac548-d2de-4546-b106-880a5018460g",
             "93bac548-d2de-4546-b106-880a5018460\n",
         ] {
-            let id = InteractionId::for_request(Some(bad), [0x11; 16]);
+            let id = InteractionId::for_request(Some(bad), || [0x11; 16]);
             assert_eq!(
                 id.as_str(),
                 "11111111-1111-4111-9111-111111111111",

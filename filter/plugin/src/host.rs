@@ -16,6 +16,11 @@ impl RequestHeaders {
         RequestHeaders(hostcalls::get_map(MapType::HttpRequestHeaders).unwrap_or_default())
     }
 
+    /// How many times `name` occurs.
+    pub fn count(&self, name: &str) -> usize {
+        self.0.iter().filter(|(n, _)| n == name).count()
+    }
+
     /// The first value of `name` (lower case, as Envoy keeps them).
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0
@@ -43,6 +48,20 @@ pub fn set_state(name: &str, value: &str) {
 pub fn set_request_header(name: &str, value: &str) {
     if hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(value)).is_err() {
         log::warn!("could not set the request header {name}");
+    }
+}
+
+/// Add a request header the request does not carry yet (cheaper than a replacement in Envoy: no lookup).
+pub fn add_request_header(name: &str, value: &str) {
+    if hostcalls::add_map_value(MapType::HttpRequestHeaders, name, value).is_err() {
+        log::warn!("could not add the request header {name}");
+    }
+}
+
+/// Remove a request header (every value of it).
+pub fn remove_request_header(name: &str) {
+    if hostcalls::set_map_value(MapType::HttpRequestHeaders, name, None).is_err() {
+        log::warn!("could not remove the request header {name}");
     }
 }
 

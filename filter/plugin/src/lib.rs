@@ -6,6 +6,7 @@
 
 mod host;
 mod http;
+mod ids;
 mod keys;
 mod respond;
 mod root;

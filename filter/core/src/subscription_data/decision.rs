@@ -2,7 +2,7 @@
 //! [`super`]).
 
 use super::model::{KeyType, ProtectedApi, SubscriptionState};
-use super::snapshot::{AppRef, KeyEntry, Keys, Snapshot, SubEntry};
+use super::snapshot::{AppEntry, AppRef, KeyEntry, Keys, Snapshot, SubEntry};
 use crate::errors::{ErrorKind, Refusal};
 
 /// The application allowed through, for the backend headers and the access log.
@@ -40,6 +40,79 @@ pub fn data_unavailable() -> Refusal {
         ErrorKind::SubscriptionDataUnavailable,
         "Subscription data is not available yet",
     )
+}
+
+/// [`Snapshot::admit`], or [`data_unavailable`] when there is no snapshot yet.
+pub fn admit<'s>(
+    snapshot: Option<&'s Snapshot>,
+    consumer_key: &str,
+    key_manager: Option<&str>,
+    api: Option<&ProtectedApi>,
+) -> Result<Admission<'s>, Refusal> {
+    match snapshot {
+        Some(snapshot) => snapshot.admit(consumer_key, key_manager, api),
+        None => Err(data_unavailable()),
+    }
+}
+
+/// The application allowed through, read in place from the snapshot (no copies on the request path).
+#[derive(Debug, Clone, Copy)]
+pub struct Admission<'s> {
+    snapshot: &'s Snapshot,
+    app: &'s AppEntry,
+    sub: SubEntry,
+    /// From the key mapping of the token's consumer key.
+    pub key_type: KeyType,
+}
+
+impl<'s> Admission<'s> {
+    /// APIM application id (`Application.id`).
+    pub fn application_id(&self) -> i64 {
+        self.app.id
+    }
+
+    /// APIM application name.
+    pub fn name(&self) -> &'s str {
+        &self.app.name
+    }
+
+    /// A kept application attribute, e.g. the organisation id for the certificate check.
+    pub fn attribute(&self, name: &str) -> Option<&'s str> {
+        let snapshot = self.snapshot;
+        self.app
+            .attributes
+            .iter()
+            .find(|(k, _)| snapshot.attribute_name(*k) == Some(name))
+            .map(|(_, v)| &**v)
+    }
+
+    /// The same decision as an owned value.
+    pub fn to_application(&self) -> Result<SubscribedApplication, Refusal> {
+        let api = self
+            .snapshot
+            .apis
+            .get(usize::from(self.sub.api))
+            .map(|s| s.selector.clone())
+            .ok_or_else(not_subscribed)?;
+        Ok(SubscribedApplication {
+            application_id: self.app.id,
+            application_uuid: self.app.uuid.to_string(),
+            name: self.app.name.to_string(),
+            key_type: self.key_type,
+            state: self.sub.state,
+            api,
+            attributes: self
+                .app
+                .attributes
+                .iter()
+                .filter_map(|(k, v)| {
+                    self.snapshot
+                        .attribute_name(*k)
+                        .map(|k| (k.to_string(), v.to_string()))
+                })
+                .collect(),
+        })
+    }
 }
 
 /// [`Snapshot::decide`], or [`data_unavailable`] when there is no snapshot yet.
@@ -182,6 +255,16 @@ impl Snapshot {
         key_manager: Option<&str>,
         api: Option<&ProtectedApi>,
     ) -> Result<SubscribedApplication, Refusal> {
+        self.admit(consumer_key, key_manager, api)?.to_application()
+    }
+
+    /// [`Snapshot::decide`] without copying the application out of the snapshot.
+    pub fn admit(
+        &self,
+        consumer_key: &str,
+        key_manager: Option<&str>,
+        api: Option<&ProtectedApi>,
+    ) -> Result<Admission<'_>, Refusal> {
         let entry = self.key_entry(consumer_key, key_manager)?;
         let app = match entry.app {
             AppRef::Missing => {
@@ -208,27 +291,12 @@ impl Snapshot {
         {
             match verdict(sub, entry.key_type) {
                 Ok(()) => {
-                    let api = self
-                        .apis
-                        .get(usize::from(sub.api))
-                        .map(|s| s.selector.clone())
-                        .ok_or_else(not_subscribed)?;
-                    return Ok(SubscribedApplication {
-                        application_id: app.id,
-                        application_uuid: app.uuid.to_string(),
-                        name: app.name.to_string(),
+                    return Ok(Admission {
+                        snapshot: self,
+                        app,
+                        sub: *sub,
                         key_type: entry.key_type,
-                        state: sub.state,
-                        api,
-                        attributes: app
-                            .attributes
-                            .iter()
-                            .filter_map(|(k, v)| {
-                                self.attribute_name(*k)
-                                    .map(|k| (k.to_string(), v.to_string()))
-                            })
-                            .collect(),
-                    });
+                    })
                 }
                 Err(refusal) => {
                     first_refusal.get_or_insert(refusal);

@@ -40,7 +40,7 @@ pub mod snapshot;
 mod tests;
 
 pub use data_api::{Collection, DataApiRequest, DataApiSettings};
-pub use decision::{data_unavailable, decide, SubscribedApplication};
+pub use decision::{admit, data_unavailable, decide, Admission, SubscribedApplication};
 pub use model::{
     Api, Application, ApplicationKeyMapping, KeyType, ListPage, Pagination, ProtectedApi,
     Subscription, SubscriptionState,

@@ -246,13 +246,184 @@ fn signature_verification_cost() {
     for i in 0..9_999u32 {
         let mut v = verified.clone();
         v.consumer_key = i.to_string();
-        cache.insert(&format!("{token}{i}"), v, NOW);
+        cache.insert(&format!("{token}{i}"), std::rc::Rc::new(v), NOW);
     }
-    cache.insert(&token, verified, NOW);
+    cache.insert(&token, std::rc::Rc::new(verified), NOW);
     measure(
-        "TokenCache::get hit (SHA-256 of the token, 10k entries)",
+        "TokenCache::get hit (keyed hash of the token's tail + full comparison, 10k entries)",
         20_000 * scale,
         || cache.get(&token, NOW).is_some(),
     );
     report!("(token length {} bytes)", token.len());
+}
+
+/// The pure decisions of one warm request in route mode, as the adapter makes them (the hostcalls are
+/// priced separately by `OB_BENCH_ONLY=hostcalls make bench`): route, bearer token from the cache, scope,
+/// WSO2 subscription, certificate rules (off, as in `make bench`), exchange start, forwarded headers.
+#[test]
+fn warm_request_decisions() {
+    use crate::config::{Config, SubscriptionSource};
+    use crate::endpoints;
+    use crate::exchange::{Caller, Exchange, Head};
+    use crate::identity::{self, Keys};
+    use crate::subscription_data;
+    use crate::InteractionId;
+
+    let jwks_doc = fixtures::jwks_json(&[fixtures::jwk(Key::RsaA, "rsa-a", None)]);
+    let jwks = Jwks::parse(jwks_doc.as_bytes()).unwrap();
+    let mut c = claims();
+    c["scope"] = json!("accounts openid");
+    c.as_object_mut().unwrap().remove("cnf"); // not bound: no certificate on the benchmark's listener
+    let client = c["azp"].as_str().unwrap().to_string();
+    let token = sign(&json!({"alg": "PS256", "kid": "rsa-a"}), &c, Key::RsaA);
+    let config = Config::parse(
+        json!({
+            "forward": "route",
+            "issuers": [{"issuer": ISSUER, "jwks": serde_json::from_str::<serde_json::Value>(&jwks_doc).unwrap(), "algorithms": ["PS256"]}],
+            "certificate": {"required": false, "bound_token_required": false, "organisation_match": "disabled"},
+            "apim": {
+                "subscription_api": {"context": "/open-banking/v3.1/event-subscriptions"},
+                "polling_api": {"context": "/open-banking/v3.1/events"},
+                "source": {"type": "static", "applications": [{
+                    "name": "bench", "keys": [{"consumer_key": client, "key_type": "PRODUCTION"}],
+                    "subscriptions": [{"state": "UNBLOCKED"}]
+                }]}
+            }
+        })
+        .to_string()
+        .as_bytes(),
+    )
+    .unwrap();
+    let SubscriptionSource::Static(snapshot) = &config.apim.source else {
+        panic!("static source expected")
+    };
+    let snapshot = std::rc::Rc::new((**snapshot).clone());
+    let mut cache = TokenCache::new(10_000);
+    let mut certificates = crate::certificate::CertificateCache::new(16);
+    let authorization = format!("Bearer {token}");
+    let scale = if cfg!(target_arch = "wasm32") { 4 } else { 10 };
+    let mut n = 0u64;
+    let mut request = || {
+        n += 1;
+        let endpoint = endpoints::route(
+            &config.base_path,
+            "GET",
+            "/open-banking/v3.1/event-subscriptions",
+        )
+        .unwrap();
+        let id = InteractionId::for_request(None, || n.to_le_bytes().repeat(2).try_into().unwrap());
+        let verified = identity::authenticate(
+            &config,
+            |_| Keys::Ready(&jwks),
+            &mut cache,
+            Some(&authorization),
+            &endpoint,
+            NOW,
+        )
+        .unwrap()
+        .token;
+        let admission = subscription_data::admit(
+            Some(&snapshot),
+            &verified.consumer_key,
+            None,
+            Some(config.apim.api_for(&endpoint)),
+        )
+        .unwrap();
+        let facts =
+            identity::read_certificate(&config, &mut certificates, |_| None, || None).unwrap();
+        identity::check_certificate(&config, &endpoint, facts.as_ref(), &verified, None, NOW)
+            .unwrap();
+        let (exchange, _next) = Exchange::start(
+            &config,
+            endpoint,
+            id,
+            &verified,
+            Some(Caller::of(&admission)),
+            Head::default(),
+        );
+        exchange.forward_headers(&config).len() == 1
+    };
+    assert!(request(), "the first request verifies and fills the cache");
+    report!("| warm request decisions (route mode, cache hit)             |   ms/op  |   best   |");
+    measure(
+        "route + token (cache) + scope + subscription + certificate + exchange",
+        50_000 * scale,
+        request,
+    );
+    let endpoint = endpoints::route(
+        &config.base_path,
+        "GET",
+        "/open-banking/v3.1/event-subscriptions",
+    )
+    .unwrap();
+    measure("route", 50_000 * scale, || {
+        endpoints::route(
+            &config.base_path,
+            "GET",
+            "/open-banking/v3.1/event-subscriptions",
+        )
+        .is_ok()
+    });
+    measure("interaction id (new)", 50_000 * scale, || {
+        InteractionId::for_request(None, || [7; 16]).as_str().len() == 36
+    });
+    measure("bearer + cache get", 50_000 * scale, || {
+        cache
+            .get(bearer_token(Some(&authorization)).unwrap(), NOW)
+            .is_some()
+    });
+    measure("authenticate (cache hit + scope)", 50_000 * scale, || {
+        identity::authenticate(
+            &config,
+            |_| Keys::Ready(&jwks),
+            &mut cache,
+            Some(&authorization),
+            &endpoint,
+            NOW,
+        )
+        .is_ok()
+    });
+    let verified = identity::authenticate(
+        &config,
+        |_| Keys::Ready(&jwks),
+        &mut cache,
+        Some(&authorization),
+        &endpoint,
+        NOW,
+    )
+    .unwrap()
+    .token;
+    measure("admit", 50_000 * scale, || {
+        subscription_data::admit(
+            Some(&snapshot),
+            &verified.consumer_key,
+            None,
+            Some(config.apim.api_for(&endpoint)),
+        )
+        .is_ok()
+    });
+    measure("certificate (none, rules off)", 50_000 * scale, || {
+        let facts =
+            identity::read_certificate(&config, &mut certificates, |_| None, || None).unwrap();
+        identity::check_certificate(&config, &endpoint, facts.as_ref(), &verified, None, NOW)
+            .is_ok()
+    });
+    let admission = subscription_data::admit(
+        Some(&snapshot),
+        &verified.consumer_key,
+        None,
+        Some(config.apim.api_for(&endpoint)),
+    )
+    .unwrap();
+    measure("exchange start + forward headers", 50_000 * scale, || {
+        let (exchange, _next) = Exchange::start(
+            &config,
+            endpoint.clone(),
+            InteractionId::for_request(None, || [7; 16]),
+            &verified,
+            Some(Caller::of(&admission)),
+            Head::default(),
+        );
+        exchange.forward_headers(&config).len() == 1
+    });
 }

@@ -748,7 +748,7 @@ fn cache_admits_the_verified_token_and_never_a_forged_one() {
     let t = ps256(&app_claims());
     let mut cache = TokenCache::new(16);
     assert!(cache.get(&t, NOW).is_none());
-    let v = iss.verify(&t).unwrap();
+    let v = std::rc::Rc::new(iss.verify(&t).unwrap());
     cache.insert(&t, v.clone(), NOW);
     assert_eq!(cache.get(&t, NOW), Some(&v));
     let sig_start = t.rfind('.').unwrap() + 1;
