@@ -24,6 +24,9 @@ struct Result {
     p50_ms: f64,
     p99_ms: f64,
     non_2xx: u64,
+    requests: u64,
+    /// Envoy's CPU time (user + system, all threads) per request, µs.
+    cpu_us: f64,
 }
 
 fn main() {
@@ -107,76 +110,125 @@ fn main() {
         ),
     ];
 
+    // OB_BENCH_ONLY=hostcalls: the price of one hostcall of each kind, from the no-op filter as a probe.
+    if std::env::var("OB_BENCH_ONLY").as_deref() == Ok("hostcalls") {
+        let rounds = std::env::var("OB_BENCH_ROUNDS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(3)
+            .max(1);
+        hostcall_prices(&dir, &wasm, &warm_token, seconds, rounds);
+        return;
+    }
     // OB_BENCH_ONLY=warm: the warm runs only (a quick look while working on the hot path).
     let warm_only = std::env::var("OB_BENCH_ONLY").as_deref() == Ok("warm");
     let mut results = std::collections::BTreeMap::new();
-    for (name, yaml) in &variants {
-        if warm_only && !matches!(*name, "a" | "b" | "c" | "n") {
-            continue;
+    let warm_header = format!("Bearer {warm_token}");
+    let warm = [("Authorization", warm_header.as_str())];
+    // Warm: a, b, c and n run side by side, in rounds (a b c n, a b c n, …), and each keeps its median
+    // round: on a shared VM the machine's speed drifts over a minute, and alternating spreads the drift
+    // over all four instead of favouring whichever ran in a quiet moment.
+    let rounds: usize = std::env::var("OB_BENCH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3)
+        .max(1);
+    // OB_BENCH_CANDIDATES=name=path.wasm,…: other builds of the filter, run as more warm c variants
+    // (an A/B comparison of a change in one run).
+    let candidates: Vec<(String, String)> = std::env::var("OB_BENCH_CANDIDATES")
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(name, path)| {
+            let yaml = bootstrap(&[wasm_filter(Path::new(path), &ours(10_000)), buffer()], "");
+            (format!("c-{name}"), yaml)
+        })
+        .collect();
+    let envoys: Vec<(&str, Envoy)> = variants
+        .iter()
+        .filter(|(name, _)| matches!(*name, "a" | "b" | "c" | "n"))
+        .map(|(name, yaml)| (*name, yaml))
+        .chain(candidates.iter().map(|(name, yaml)| (name.as_str(), yaml)))
+        .map(|(name, yaml)| (name, start_pinned(yaml, &dir.path().join(name))))
+        .collect();
+    let url_of = |envoy: &Envoy| format!("http://127.0.0.1:{}{PATH}", envoy.https_port);
+    for (_, envoy) in &envoys {
+        wrk(envoy, &url_of(envoy), 2, &warm, None, None);
+    }
+    let mut rounds_of: std::collections::BTreeMap<String, Vec<Result>> = Default::default();
+    for _ in 0..rounds {
+        for (name, envoy) in &envoys {
+            let r = wrk(envoy, &url_of(envoy), seconds, &warm, None, None);
+            rounds_of.entry(name.to_string()).or_default().push(r);
         }
-        let envoy = Envoy::start_yaml(yaml, &dir.path().join(name), 1);
-        let url = format!("http://127.0.0.1:{}{PATH}", envoy.https_port);
-        // Warm-up, then the measured runs.
-        wrk(
-            &url,
-            2,
-            &[("Authorization", &format!("Bearer {warm_token}"))],
-            None,
-            None,
-        );
-        match *name {
-            "a" | "b" | "c" | "n" => {
+    }
+    for (name, mut runs) in rounds_of {
+        runs.sort_by(|x, y| x.rps.total_cmp(&y.rps));
+        let median = runs.swap_remove(runs.len() / 2);
+        results.insert(format!("warm {name}"), median);
+    }
+    if !warm_only {
+        // Forged: a flood of distinct forged signatures on b and c.
+        for (name, envoy) in &envoys {
+            if matches!(*name, "b" | "c") {
                 let r = wrk(
-                    &url,
+                    envoy,
+                    &url_of(envoy),
                     seconds,
-                    &[("Authorization", &format!("Bearer {warm_token}"))],
-                    None,
-                    None,
+                    &[],
+                    Some(&script),
+                    Some(&forged_file),
                 );
-                results.insert(format!("warm {name}"), r);
-            }
-            _ => {}
-        }
-        match *name {
-            "b-nocache" | "c-nocache" => {
-                let r = wrk(&url, seconds, &[], Some(&script), Some(&cold_file));
-                results.insert(format!("cold {}", &name[..1]), r);
-            }
-            "b" | "c" if !warm_only => {
-                let r = wrk(&url, seconds, &[], Some(&script), Some(&forged_file));
                 results.insert(format!("forged {name}"), r);
             }
-            _ => {}
         }
-        drop(envoy);
+    }
+    drop(envoys);
+    // Cold: both without a token cache.
+    for (name, yaml) in &variants {
+        if warm_only || !matches!(*name, "b-nocache" | "c-nocache") {
+            continue;
+        }
+        let envoy = start_pinned(yaml, &dir.path().join(name));
+        let url = url_of(&envoy);
+        wrk(&envoy, &url, 2, &[], Some(&script), Some(&cold_file));
+        let r = wrk(&envoy, &url, seconds, &[], Some(&script), Some(&cold_file));
+        results.insert(format!("cold {}", &name[..1]), r);
     }
 
     println!();
-    println!("ob-bench: Envoy 1.40 (--concurrency 1), wrk -t1 -c16 -d{seconds}s, PS256 (RSA-2048) tokens, route answered locally");
+    println!("ob-bench: Envoy 1.40 (--concurrency 1), wrk -t1 -c16 -d{seconds}s, PS256 (RSA-2048) tokens, route answered locally; warm: median of {rounds} alternating rounds");
     println!(
-        "{:<12} {:>10} {:>9} {:>9} {:>9}",
-        "run", "req/s", "p50 ms", "p99 ms", "non-2xx"
+        "{:<12} {:>10} {:>9} {:>9} {:>9} {:>13}",
+        "run", "req/s", "p50 ms", "p99 ms", "non-2xx", "CPU µs/req"
     );
     for (name, r) in &results {
         println!(
-            "{:<12} {:>10.0} {:>9.3} {:>9.3} {:>9}",
-            name, r.rps, r.p50_ms, r.p99_ms, r.non_2xx
+            "{:<12} {:>10.0} {:>9.3} {:>9.3} {:>9} {:>13.2}",
+            name, r.rps, r.p50_ms, r.p99_ms, r.non_2xx, r.cpu_us
         );
     }
     let ratio = |x: &str, y: &str| match (results.get(x), results.get(y)) {
         (Some(x), Some(y)) if y.rps > 0.0 => format!("{:.2}", x.rps / y.rps),
         _ => "n/a".into(),
     };
+    // The same comparison in Envoy CPU per request (y's cost over x's: > 1 means x is cheaper).
+    let cpu_ratio = |x: &str, y: &str| match (results.get(x), results.get(y)) {
+        (Some(x), Some(y)) if x.cpu_us > 0.0 => format!("{:.2}", y.cpu_us / x.cpu_us),
+        _ => "n/a".into(),
+    };
     println!();
     println!(
-        "warm   c/b = {}   c/a = {}",
+        "warm   c/b = {}   c/a = {}   (by Envoy CPU per request: c/b = {})",
         ratio("warm c", "warm b"),
-        ratio("warm c", "warm a")
+        ratio("warm c", "warm a"),
+        cpu_ratio("warm c", "warm b")
     );
     println!(
-        "floor  n/b = {}   n/a = {}   (a Wasm filter that does nothing: what any Wasm filter costs)",
+        "floor  n/b = {}   n/a = {}   (a Wasm filter that does nothing: what any Wasm filter costs; by CPU: n/b = {})",
         ratio("warm n", "warm b"),
-        ratio("warm n", "warm a")
+        ratio("warm n", "warm a"),
+        cpu_ratio("warm n", "warm b")
     );
     println!(
         "cold   c/b = {}   (both without a token cache: every request verifies PS256)",
@@ -190,6 +242,109 @@ fn main() {
         subscription_data_at_scale(&dir, &wasm, &ours(10_000), &warm_token);
     }
     let _ = dir;
+}
+
+/// What one hostcall of each kind costs one Envoy worker: the no-op filter makes N of them per request;
+/// the price is the extra Envoy CPU time per request over the probe that makes none, divided by N.
+fn hostcall_prices(dir: &tempfile::TempDir, wasm: &Path, token: &str, seconds: u32, rounds: usize) {
+    // OB_BENCH_PROBE='{"get_map": 1, …}': that probe alone against none (its price is per request).
+    let custom = std::env::var("OB_BENCH_PROBE").ok();
+    let all: [(&str, &str, u32); 13] = [
+        ("none", "{}", 1),
+        ("get_map (all request headers) x1", r#"{"get_map": 1}"#, 1),
+        (
+            "get_map (all request headers) x10",
+            r#"{"get_map": 10}"#,
+            10,
+        ),
+        ("get_current_time x1", r#"{"time": 1}"#, 1),
+        ("get_map_value (one header)", r#"{"get_header": 10}"#, 10),
+        (
+            "set_map_value (request header) x1",
+            r#"{"set_header": 1}"#,
+            1,
+        ),
+        (
+            "set_map_value (request header) x10",
+            r#"{"set_header": 10}"#,
+            10,
+        ),
+        (
+            "set_map (all headers + 5)",
+            r#"{"get_map": 1, "set_map": 10}"#,
+            10,
+        ),
+        ("increment_metric", r#"{"metric": 10}"#, 10),
+        ("get_current_time x10", r#"{"time": 10}"#, 10),
+        ("random_get (16 bytes)", r#"{"random": 10}"#, 10),
+        ("set_property (filter state)", r#"{"set_property": 10}"#, 10),
+        (
+            "set_map_value (response header)",
+            r#"{"response_header": 10}"#,
+            10,
+        ),
+    ];
+    let probes: Vec<(&str, &str, u32)> = match &custom {
+        Some(config) => vec![all[0], ("OB_BENCH_PROBE", config.as_str(), 1)],
+        None => all.to_vec(),
+    };
+    let header = format!("Bearer {token}");
+    let warm = [("Authorization", header.as_str())];
+    let envoys: Vec<(&str, u32, Envoy)> = probes
+        .iter()
+        .enumerate()
+        .map(|(i, (name, config, n))| {
+            let yaml = bootstrap(&[wasm_filter(&noop_wasm(wasm), config), buffer()], "");
+            (
+                *name,
+                *n,
+                start_pinned(&yaml, &dir.path().join(format!("probe-{i}"))),
+            )
+        })
+        .collect();
+    let url_of = |envoy: &Envoy| format!("http://127.0.0.1:{}{PATH}", envoy.https_port);
+    for (_, _, envoy) in &envoys {
+        wrk(envoy, &url_of(envoy), 2, &warm, None, None);
+    }
+    let mut cpu: Vec<Vec<f64>> = vec![Vec::new(); envoys.len()];
+    for _ in 0..rounds {
+        for (i, (_, _, envoy)) in envoys.iter().enumerate() {
+            let r = wrk(envoy, &url_of(envoy), seconds, &warm, None, None);
+            if let Some(runs) = cpu.get_mut(i) {
+                runs.push(r.cpu_us);
+            }
+        }
+    }
+    let median = |runs: &mut Vec<f64>| {
+        runs.sort_by(f64::total_cmp);
+        runs.get(runs.len() / 2).copied().unwrap_or(0.0)
+    };
+    println!(
+        "ob-bench: hostcall prices, Envoy 1.40 (--concurrency 1), wrk -t1 -c16 -d{seconds}s, median of {rounds} alternating rounds"
+    );
+    println!("{:<38} {:>14} {:>12}", "probe", "CPU µs/req", "µs per call");
+    let mut base = 0.0;
+    for (i, (name, n, _)) in envoys.iter().enumerate() {
+        let us = cpu.get_mut(i).map(median).unwrap_or(0.0);
+        if i == 0 {
+            base = us;
+            println!("{name:<38} {us:>14.2} {:>12}", "");
+        } else {
+            println!(
+                "{name:<38} {us:>14.2} {:>12.3}",
+                (us - base) / f64::from(*n)
+            );
+        }
+    }
+}
+
+/// An Envoy with one worker, all its threads on CPU 0 (wrk runs on CPU 1).
+fn start_pinned(yaml: &str, dir: &Path) -> Envoy {
+    let envoy = Envoy::start_yaml(yaml, dir, 1);
+    if !envoy.pin_to_cpu(0) {
+        eprintln!("ob-bench: could not pin Envoy to CPU 0 (taskset); figures will be noisier");
+    }
+    envoy
 }
 
 /// The no-op module next to the filter's (`make bench` builds both).
@@ -300,13 +455,16 @@ fn subscription_data_at_scale(
 }
 
 fn wrk(
+    envoy: &Envoy,
     url: &str,
     seconds: u32,
     headers: &[(&str, &str)],
     script: Option<&Path>,
     tokens: Option<&Path>,
 ) -> Result {
-    let mut cmd = Command::new("wrk");
+    // Envoy's worker on CPU 0 (see `pin`), the load generator on CPU 1: neither steals the other's CPU.
+    let mut cmd = Command::new("taskset");
+    cmd.args(["-c", "1", "wrk"]);
     cmd.args(["-t1", "-c16", &format!("-d{seconds}s"), "--latency"]);
     for (n, v) in headers {
         cmd.args(["-H", &format!("{n}: {v}")]);
@@ -318,9 +476,15 @@ fn wrk(
     if let Some(tokens) = tokens {
         cmd.arg("--").arg(tokens);
     }
+    let cpu_before = envoy.cpu_seconds();
     let out = cmd.output().expect("run wrk (apt-get install wrk)");
+    let cpu = envoy.cpu_seconds() - cpu_before;
     let text = String::from_utf8_lossy(&out.stdout).to_string();
-    parse_wrk(&text)
+    let mut r = parse_wrk(&text);
+    if r.requests > 0 {
+        r.cpu_us = cpu * 1e6 / r.requests as f64;
+    }
+    r
 }
 
 fn parse_wrk(text: &str) -> Result {
@@ -330,6 +494,8 @@ fn parse_wrk(text: &str) -> Result {
         p50_ms: 0.0,
         p99_ms: 0.0,
         non_2xx: 0,
+        requests: 0,
+        cpu_us: 0.0,
     };
     for line in text.lines() {
         let t = line.trim();
@@ -339,6 +505,12 @@ fn parse_wrk(text: &str) -> Result {
             r.p50_ms = number(t);
         } else if t.starts_with("99%") {
             r.p99_ms = number(t);
+        } else if t.contains(" requests in ") {
+            r.requests = t
+                .split_whitespace()
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
         } else if let Some(v) = t.strip_prefix("Non-2xx or 3xx responses:") {
             r.non_2xx = v.trim().parse().unwrap_or(0);
         }
