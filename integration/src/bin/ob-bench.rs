@@ -125,6 +125,10 @@ fn main() {
     let mut results = std::collections::BTreeMap::new();
     let warm_header = format!("Bearer {warm_token}");
     let warm = [("Authorization", warm_header.as_str())];
+    let warm_with_id = [
+        ("Authorization", warm_header.as_str()),
+        ("x-fapi-interaction-id", "93bac548-d2de-4546-b106-880a5018460d"),
+    ];
     // Warm: a, b, c and n run side by side, in rounds (a b c n, a b c n, …), and each keeps its median
     // round: on a shared VM the machine's speed drifts over a minute, and alternating spreads the drift
     // over all four instead of favouring whichever ran in a quiet moment.
@@ -160,6 +164,12 @@ fn main() {
         for (name, envoy) in &envoys {
             let r = wrk(envoy, &url_of(envoy), seconds, &warm, None, None);
             rounds_of.entry(name.to_string()).or_default().push(r);
+            if *name == "c" {
+                // As most TPPs call: with their own x-fapi-interaction-id (the filter then writes one
+                // request header instead of two).
+                let r = wrk(envoy, &url_of(envoy), seconds, &warm_with_id, None, None);
+                rounds_of.entry("c+id".to_string()).or_default().push(r);
+            }
         }
     }
     for (name, mut runs) in rounds_of {
@@ -223,6 +233,11 @@ fn main() {
         ratio("warm c", "warm b"),
         ratio("warm c", "warm a"),
         cpu_ratio("warm c", "warm b")
+    );
+    println!(
+        "warm   c+id/b = {}   (the TPP sends its own x-fapi-interaction-id; by CPU: {})",
+        ratio("warm c+id", "warm b"),
+        cpu_ratio("warm c+id", "warm b")
     );
     println!(
         "floor  n/b = {}   n/a = {}   (a Wasm filter that does nothing: what any Wasm filter costs; by CPU: n/b = {})",
