@@ -165,11 +165,17 @@ fn application_headers_reach_the_route_when_configured() {
     let answer = bed.tpp_client("tpp1").send(
         "GET",
         &bed.url("/open-banking/v3.1/event-subscriptions"),
-        &[("authorization", &auth), ("x-fapi-interaction-id", "not-a-uuid")],
+        &[
+            ("authorization", &auth),
+            ("x-fapi-interaction-id", "not-a-uuid"),
+        ],
         None,
     );
     assert_eq!(answer.status, 200, "{}", answer.text());
     let id = answer.header("x-fapi-interaction-id").expect("an id");
     assert_ne!(id, "not-a-uuid");
-    assert_eq!(upstream.requests()[1].header("x-fapi-interaction-id"), Some(id));
+    assert_eq!(
+        upstream.requests()[1].header("x-fapi-interaction-id"),
+        Some(id)
+    );
 }

@@ -127,7 +127,10 @@ fn main() {
     let warm = [("Authorization", warm_header.as_str())];
     let warm_with_id = [
         ("Authorization", warm_header.as_str()),
-        ("x-fapi-interaction-id", "93bac548-d2de-4546-b106-880a5018460d"),
+        (
+            "x-fapi-interaction-id",
+            "93bac548-d2de-4546-b106-880a5018460d",
+        ),
     ];
     // Warm: a, b, c and n run side by side, in rounds (a b c n, a b c n, …), and each keeps its median
     // round: on a shared VM the machine's speed drifts over a minute, and alternating spreads the drift
