@@ -420,3 +420,132 @@ fn repoll_json(request: &PollRequest) -> Value {
         None => json!({ "returnImmediately": true }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SubscriptionSource;
+    use crate::subscription_data;
+    use crate::token::Alg;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    fn config(route: bool, on_route: bool) -> Config {
+        let mut value = json!({
+            "issuers": [{ "issuer": "https://is.example/oauth2/token", "jwks": {"keys": [{
+                "kty": "EC", "crv": "P-256", "kid": "k1", "use": "sig",
+                "x": "otoPguBCy_DYccfeX4bSQy5ynOVL26KlNlnZgGp7RlM",
+                "y": "J2BJNK_0IwW-Pk-gSmRsCXT8gjwNd_9263ZQJrRE9c8"
+            }]}}],
+            "backend": { "cluster": "store", "username": "u", "password": "p" },
+            "apim": {
+                "subscription_api": {"context": "/open-banking/v3.1/event-subscriptions"},
+                "polling_api": {"context": "/open-banking/v3.1/events"},
+                "headers": {"on_route": on_route},
+                "source": {"type": "static", "applications": [
+                    {"name": "TPP one", "id": 7, "keys": [{"consumer_key": "ck", "key_type": "SANDBOX"}],
+                     "subscriptions": [{"state": "UNBLOCKED"}]}
+                ]}
+            }
+        });
+        if route {
+            value["forward"] = json!("route");
+        }
+        Config::parse(value.to_string().as_bytes()).unwrap()
+    }
+
+    fn start(config: &Config) -> (Exchange, Next) {
+        let identity = VerifiedToken {
+            issuer: "https://is.example/oauth2/token".into(),
+            consumer_key: "ck".into(),
+            scopes: ["accounts".to_string()].into(),
+            x5t_s256: None,
+            expires_at: u64::MAX,
+            subject: None,
+            token_id: None,
+            alg: Alg::ES256,
+            key_id: None,
+        };
+        let SubscriptionSource::Static(snapshot) = &config.apim.source else {
+            panic!("static source")
+        };
+        let admission = subscription_data::admit(
+            Some(snapshot),
+            "ck",
+            None,
+            Some(config.apim.api_for(&Endpoint::ListSubscriptions)),
+        )
+        .unwrap();
+        Exchange::start(
+            config,
+            Endpoint::ListSubscriptions,
+            InteractionId::new_v4([1; 16]),
+            &identity,
+            Some(Caller::of(&admission)),
+            Head::default(),
+        )
+    }
+
+    fn owned(headers: Vec<(&str, Cow<'_, str>)>) -> Vec<(String, String)> {
+        headers
+            .into_iter()
+            .map(|(n, v)| (n.to_string(), v.into_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn route_mode_forwards_the_verified_client_id_and_strips_application_headers_by_default() {
+        let config = config(true, false);
+        let (exchange, next) = start(&config);
+        assert_eq!(next, Next::Forward);
+        assert_eq!(
+            owned(exchange.forward_headers(&config)),
+            vec![("x-wso2-client-id".to_string(), "ck".to_string())]
+        );
+        assert_eq!(
+            Exchange::forward_removed_headers(&config),
+            [
+                "x-wso2-application-id",
+                "x-wso2-application-name",
+                "x-wso2-key-type"
+            ]
+        );
+    }
+
+    #[test]
+    fn route_mode_forwards_the_application_headers_when_asked() {
+        let config = config(true, true);
+        let (exchange, _) = start(&config);
+        assert_eq!(
+            owned(exchange.forward_headers(&config)),
+            vec![
+                ("x-wso2-client-id".to_string(), "ck".to_string()),
+                ("x-wso2-application-id".to_string(), "7".to_string()),
+                ("x-wso2-application-name".to_string(), "TPP one".to_string()),
+                ("x-wso2-key-type".to_string(), "SANDBOX".to_string()),
+            ]
+        );
+        assert!(Exchange::forward_removed_headers(&config)
+            .iter()
+            .all(|name| name.is_empty()));
+    }
+
+    #[test]
+    fn backend_calls_carry_the_application_headers_and_the_configured_credentials() {
+        let config = config(false, false);
+        let (_, next) = start(&config);
+        let Next::Call(call) = next else {
+            panic!("a backend call expected, got {next:?}")
+        };
+        let header = |name: &str| {
+            call.headers
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(header("x-wso2-application-id"), Some("7"));
+        assert_eq!(header("x-wso2-application-name"), Some("TPP one"));
+        assert_eq!(header("x-wso2-key-type"), Some("SANDBOX"));
+        assert_eq!(header("authorization"), Some("Basic dTpw"));
+    }
+}
