@@ -262,11 +262,12 @@ fn signature_verification_cost() {
 /// WSO2 subscription, certificate rules (off, as in `make bench`), exchange start, forwarded headers.
 #[test]
 fn warm_request_decisions() {
+    use crate::certificate::CertificateCache;
     use crate::config::{Config, SubscriptionSource};
-    use crate::endpoints;
+    use crate::endpoints::{self, Endpoint};
     use crate::exchange::{Caller, Exchange, Head};
     use crate::identity::{self, Keys};
-    use crate::subscription_data;
+    use crate::subscription_data::{self, Admission};
     use crate::InteractionId;
 
     let jwks_doc = fixtures::jwks_json(&[fixtures::jwk(Key::RsaA, "rsa-a", None)]);
@@ -299,49 +300,49 @@ fn warm_request_decisions() {
     };
     let snapshot = std::rc::Rc::new((**snapshot).clone());
     let mut cache = TokenCache::new(10_000);
-    let mut certificates = crate::certificate::CertificateCache::new(16);
+    let mut certificates = CertificateCache::new(16);
     let authorization = format!("Bearer {token}");
     let scale = if cfg!(target_arch = "wasm32") { 4 } else { 10 };
-    let mut n = 0u64;
-    let mut request = || {
-        n += 1;
-        let endpoint = endpoints::route(
-            &config.base_path,
-            "GET",
-            "/open-banking/v3.1/event-subscriptions",
-        )
-        .unwrap();
-        let id = InteractionId::for_request(None, || n.to_le_bytes().repeat(2).try_into().unwrap());
-        let verified = identity::authenticate(
+    // The steps, as the adapter takes them on a warm request.
+    let path = "/open-banking/v3.1/event-subscriptions";
+    let route = || endpoints::route(&config.base_path, "GET", path);
+    let authenticate = |cache: &mut TokenCache, endpoint: &Endpoint| {
+        identity::authenticate(
             &config,
             |_| Keys::Ready(&jwks),
-            &mut cache,
+            cache,
             Some(&authorization),
-            &endpoint,
+            endpoint,
             NOW,
         )
-        .unwrap()
-        .token;
-        let admission = subscription_data::admit(
+    };
+    let admit = |verified: &VerifiedToken, endpoint: &Endpoint| {
+        subscription_data::admit(
             Some(&snapshot),
             &verified.consumer_key,
             None,
-            Some(config.apim.api_for(&endpoint)),
+            Some(config.apim.api_for(endpoint)),
         )
-        .unwrap();
-        let facts =
-            identity::read_certificate(&config, &mut certificates, |_| None, || None).unwrap();
-        identity::check_certificate(&config, &endpoint, facts.as_ref(), &verified, None, NOW)
-            .unwrap();
-        let (exchange, _next) = Exchange::start(
-            &config,
-            endpoint,
-            id,
-            &verified,
-            Some(Caller::of(&admission)),
-            Head::default(),
-        );
+    };
+    let certificate =
+        |certificates: &mut CertificateCache, verified: &VerifiedToken, endpoint: &Endpoint| {
+            let facts = identity::read_certificate(&config, certificates, |_| None, || None)?;
+            identity::check_certificate(&config, endpoint, facts.as_ref(), verified, None, NOW)
+        };
+    let start = |endpoint: Endpoint, verified: &VerifiedToken, admission: &Admission<'_>| {
+        let id = InteractionId::for_request(None, || [7; 16]);
+        let caller = Some(Caller::of(admission));
+        let (exchange, _next) =
+            Exchange::start(&config, endpoint, id, verified, caller, Head::default());
         exchange.forward_headers(&config).len() == 1
+    };
+
+    let mut request = || {
+        let endpoint = route().unwrap();
+        let verified = authenticate(&mut cache, &endpoint).unwrap().token;
+        let admission = admit(&verified, &endpoint).unwrap();
+        certificate(&mut certificates, &verified, &endpoint).unwrap();
+        start(endpoint, &verified, &admission)
     };
     assert!(request(), "the first request verifies and fills the cache");
     report!("| warm request decisions (route mode, cache hit)             |   ms/op  |   best   |");
@@ -350,20 +351,8 @@ fn warm_request_decisions() {
         50_000 * scale,
         request,
     );
-    let endpoint = endpoints::route(
-        &config.base_path,
-        "GET",
-        "/open-banking/v3.1/event-subscriptions",
-    )
-    .unwrap();
-    measure("route", 50_000 * scale, || {
-        endpoints::route(
-            &config.base_path,
-            "GET",
-            "/open-banking/v3.1/event-subscriptions",
-        )
-        .is_ok()
-    });
+    let endpoint = route().unwrap();
+    measure("route", 50_000 * scale, || route().is_ok());
     measure("interaction id (new)", 50_000 * scale, || {
         InteractionId::for_request(None, || [7; 16]).as_str().len() == 36
     });
@@ -373,57 +362,17 @@ fn warm_request_decisions() {
             .is_some()
     });
     measure("authenticate (cache hit + scope)", 50_000 * scale, || {
-        identity::authenticate(
-            &config,
-            |_| Keys::Ready(&jwks),
-            &mut cache,
-            Some(&authorization),
-            &endpoint,
-            NOW,
-        )
-        .is_ok()
+        authenticate(&mut cache, &endpoint).is_ok()
     });
-    let verified = identity::authenticate(
-        &config,
-        |_| Keys::Ready(&jwks),
-        &mut cache,
-        Some(&authorization),
-        &endpoint,
-        NOW,
-    )
-    .unwrap()
-    .token;
+    let verified = authenticate(&mut cache, &endpoint).unwrap().token;
     measure("admit", 50_000 * scale, || {
-        subscription_data::admit(
-            Some(&snapshot),
-            &verified.consumer_key,
-            None,
-            Some(config.apim.api_for(&endpoint)),
-        )
-        .is_ok()
+        admit(&verified, &endpoint).is_ok()
     });
     measure("certificate (none, rules off)", 50_000 * scale, || {
-        let facts =
-            identity::read_certificate(&config, &mut certificates, |_| None, || None).unwrap();
-        identity::check_certificate(&config, &endpoint, facts.as_ref(), &verified, None, NOW)
-            .is_ok()
+        certificate(&mut certificates, &verified, &endpoint).is_ok()
     });
-    let admission = subscription_data::admit(
-        Some(&snapshot),
-        &verified.consumer_key,
-        None,
-        Some(config.apim.api_for(&endpoint)),
-    )
-    .unwrap();
+    let admission = admit(&verified, &endpoint).unwrap();
     measure("exchange start + forward headers", 50_000 * scale, || {
-        let (exchange, _next) = Exchange::start(
-            &config,
-            endpoint.clone(),
-            InteractionId::for_request(None, || [7; 16]),
-            &verified,
-            Some(Caller::of(&admission)),
-            Head::default(),
-        );
-        exchange.forward_headers(&config).len() == 1
+        start(endpoint.clone(), &verified, &admission)
     });
 }
