@@ -366,19 +366,6 @@ impl Envoy {
         Some((status, body))
     }
 
-    /// A counter once it has reached `at_least`, or its value after 5 s: the filter counts requests and
-    /// token-cache hits in its VM and adds them to Envoy's counters on its 100 ms tick.
-    pub fn counter_at_least(&self, name: &str, at_least: u64) -> u64 {
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        loop {
-            let value = self.counter(name);
-            if value >= at_least || std::time::Instant::now() > deadline {
-                return value;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
     /// The value of one counter from `/stats` (e.g. `wasmcustom.ob_event_filter.requests_total`).
     pub fn counter(&self, name: &str) -> u64 {
         let (_, body) = self

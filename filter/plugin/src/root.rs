@@ -595,12 +595,6 @@ impl Context for Root {
             self.jwks_answer(token_id, num_headers, body_size);
         }
     }
-
-    fn on_done(&mut self) -> bool {
-        // The VM stops: what it counted goes to Envoy's counters first.
-        self.shared.stats.flush();
-        true
-    }
 }
 
 impl RootContext for Root {
@@ -630,6 +624,10 @@ impl RootContext for Root {
                 None
             }
         };
+        let has_remote = auth
+            .as_ref()
+            .is_some_and(|a| !a.borrow().remotes.is_empty());
+        let long_polls = config.as_ref().is_ok_and(|c| c.long_poll.max_wait_ms > 0);
         // Parked long polls of the previous configuration stay with it: they are answered by its rules.
         let waiters = Rc::clone(&self.shared.waiters);
         let subscriptions = match &config {
@@ -643,6 +641,7 @@ impl RootContext for Root {
                 loaded_at_ms: 0,
             },
         };
+        let pulls_data = subscriptions.data_api.is_some();
         self.shared = Rc::new(Shared {
             config,
             stats: Stats::new(),
@@ -651,16 +650,16 @@ impl RootContext for Root {
             subscriptions: Rc::new(RefCell::new(subscriptions)),
         });
         // The first fetches happen on the first tick: a call dispatched from on_configure is not routed back
-        // to this context by the SDK (measured: its answer never arrives). The tick also adds the requests
-        // counted in the VM to Envoy's counters, so it always runs.
-        self.set_tick_period(TICK);
+        // to this context by the SDK (measured: its answer never arrives).
+        if has_remote || long_polls || pulls_data {
+            self.set_tick_period(TICK);
+        }
         // Keep the plugin loaded even with a bad configuration: the filter then answers every request itself
         // with an OB error carrying the interaction id (fail closed), rather than Envoy's bare 503.
         true
     }
 
     fn on_tick(&mut self) {
-        self.shared.stats.flush();
         self.refresh_keys();
         self.refresh_subscriptions();
         self.poll_again();

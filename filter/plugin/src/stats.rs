@@ -1,15 +1,10 @@
 //! Envoy counters. Envoy files them under `wasmcustom.` (Prometheus: `envoy_wasmcustom_ob_event_filter_…`);
 //! see docs/operations.md. A counter is defined on first use and its id kept per VM; names are static, so the
 //! set of counters is bounded.
-//!
-//! The counters every request moves (`requests_total`, `token_cache.hit`/`.miss`) are counted in the VM and
-//! added to Envoy's on the root context's tick (every 100 ms) and when the VM's configuration is replaced
-//! or it stops: an `increment_metric` hostcall costs ~1 µs of the worker per call in Envoy 1.40's V8, more
-//! than the rest of a cache hit. Refusals are added to Envoy's counters at once.
 
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::MetricType;
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::HashMap;
 
 pub const PREFIX: &str = "ob_event_filter";
@@ -18,44 +13,15 @@ pub const PREFIX: &str = "ob_event_filter";
 pub struct Stats {
     /// (group, name) → counter id (`None`: the host refused to define it; not retried).
     ids: RefCell<HashMap<(&'static str, &'static str), Option<u32>>>,
-    /// The counters of every request, resolved once and counted in the VM until [`Stats::flush`].
+    /// The counters of every request, resolved once (the hot path does no lookup).
     hot: Option<Hot>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 struct Hot {
-    requests: Pending,
-    cache_hit: Pending,
-    cache_miss: Pending,
-}
-
-/// A counter's id and what has been counted since the last flush.
-#[derive(Debug)]
-struct Pending {
-    id: Option<u32>,
-    count: Cell<u64>,
-}
-
-impl Pending {
-    fn new(name: &str) -> Self {
-        Pending {
-            id: define(&format!("{PREFIX}.{name}")),
-            count: Cell::new(0),
-        }
-    }
-
-    fn add(&self) {
-        self.count.set(self.count.get().saturating_add(1));
-    }
-
-    fn flush(&self) {
-        let count = self.count.replace(0);
-        if count > 0 {
-            if let Some(id) = self.id {
-                let _ = hostcalls::increment_metric(id, i64::try_from(count).unwrap_or(i64::MAX));
-            }
-        }
-    }
+    requests: Option<u32>,
+    cache_hit: Option<u32>,
+    cache_miss: Option<u32>,
 }
 
 impl Stats {
@@ -64,36 +30,26 @@ impl Stats {
         Stats {
             ids: RefCell::default(),
             hot: Some(Hot {
-                requests: Pending::new("requests_total"),
-                cache_hit: Pending::new("token_cache.hit"),
-                cache_miss: Pending::new("token_cache.miss"),
+                requests: define(&format!("{PREFIX}.requests_total")),
+                cache_hit: define(&format!("{PREFIX}.token_cache.hit")),
+                cache_miss: define(&format!("{PREFIX}.token_cache.miss")),
             }),
         }
     }
 
     /// `ob_event_filter.requests_total`
     pub fn request(&self) {
-        match &self.hot {
-            Some(hot) => hot.requests.add(),
+        match self.hot {
+            Some(hot) => bump(hot.requests),
             None => self.increment("", "requests_total"),
         }
     }
 
     /// `ob_event_filter.token_cache.hit` / `.miss`
     pub fn token_cache(&self, hit: bool) {
-        match &self.hot {
-            Some(hot) if hit => hot.cache_hit.add(),
-            Some(hot) => hot.cache_miss.add(),
+        match self.hot {
+            Some(hot) => bump(if hit { hot.cache_hit } else { hot.cache_miss }),
             None => self.increment("token_cache", if hit { "hit" } else { "miss" }),
-        }
-    }
-
-    /// Add what the VM counted to Envoy's counters (the root context's tick; on replacement and stop).
-    pub fn flush(&self) {
-        if let Some(hot) = &self.hot {
-            hot.requests.flush();
-            hot.cache_hit.flush();
-            hot.cache_miss.flush();
         }
     }
 
@@ -136,13 +92,6 @@ impl Stats {
             }
         };
         bump(id);
-    }
-}
-
-impl Drop for Stats {
-    /// A configuration reload replaces the stats with the shared state: nothing counted is lost.
-    fn drop(&mut self) {
-        self.flush();
     }
 }
 
