@@ -309,7 +309,7 @@ impl HttpContext for Request {
                 }
             }
             for name in Exchange::forward_removed_headers(config) {
-                if !name.is_empty() && headers.get(name).is_some() {
+                if headers.get(name).is_some() {
                     host::remove_request_header(name);
                 }
             }
