@@ -263,13 +263,33 @@ impl Envoy {
     /// Start Envoy with a bootstrap written by the caller (its listener must be named `ob_event_https`
     /// and its admin port may be 0), with `concurrency` workers.
     pub fn start_yaml(yaml: &str, dir: &Path, concurrency: u32) -> Envoy {
+        Self::start_yaml_under(&[], yaml, dir, concurrency, Duration::from_secs(60))
+    }
+
+    /// As `start_yaml`, with Envoy's own binary (not the `.venv` launcher) run under `wrapper` (e.g.
+    /// `valgrind --tool=callgrind …`), and `ready_within` for its start. An empty `wrapper`: the launcher.
+    pub fn start_yaml_under(
+        wrapper: &[String],
+        yaml: &str,
+        dir: &Path,
+        concurrency: u32,
+        ready_within: Duration,
+    ) -> Envoy {
         std::fs::create_dir_all(dir).expect("create the Envoy folder");
         let config_path = dir.join("envoy.yaml");
         std::fs::write(&config_path, yaml).expect("write envoy.yaml");
         let admin_file = dir.join("admin-address.txt");
         let _ = std::fs::remove_file(&admin_file);
         let log_path = dir.join("envoy.log");
-        let child = Command::new(workspace::envoy_binary())
+        let mut command = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(workspace::envoy_native_binary());
+                command
+            }
+            None => Command::new(workspace::envoy_binary()),
+        };
+        let child = command
             .arg("-c")
             .arg(&config_path)
             .args(["--concurrency", &concurrency.to_string()])
@@ -290,12 +310,17 @@ impl Envoy {
             https_port: 0,
             log_path,
         };
-        envoy.wait_ready(&admin_file);
+        envoy.wait_ready(&admin_file, ready_within);
         envoy
     }
 
-    fn wait_ready(&mut self, admin_file: &Path) {
-        let deadline = Instant::now() + Duration::from_secs(60);
+    /// The process id (for tools that attach to it).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    fn wait_ready(&mut self, admin_file: &Path, within: Duration) {
+        let deadline = Instant::now() + within;
         loop {
             if let Some(status) = self
                 .child
@@ -309,7 +334,8 @@ impl Envoy {
             }
             if Instant::now() > deadline {
                 panic!(
-                    "Envoy did not become ready in 60 s; its log:\n{}",
+                    "Envoy did not become ready in {} s; its log:\n{}",
+                    within.as_secs(),
                     self.log()
                 );
             }
@@ -381,7 +407,7 @@ impl Envoy {
     /// Pin every thread of the Envoy process to `cpu` (`taskset`, util-linux): a benchmark keeps its load
     /// generator on the other CPU. `false` when it could not be done.
     pub fn pin_to_cpu(&self, cpu: usize) -> bool {
-        let Some(pid) = self.child.as_ref().map(|c| c.id()) else {
+        let Some(pid) = self.pid() else {
             return false;
         };
         Command::new("taskset")
@@ -394,7 +420,7 @@ impl Envoy {
     /// CPU time the Envoy process has used (user + system), seconds; 0 when unknown. Per request, it is
     /// steadier than requests per second on a shared VM: time the hypervisor gives to others is not counted.
     pub fn cpu_seconds(&self) -> f64 {
-        let Some(pid) = self.child.as_ref().map(|c| c.id()) else {
+        let Some(pid) = self.pid() else {
             return 0.0;
         };
         std::fs::read_to_string(format!("/proc/{pid}/stat"))
@@ -412,7 +438,7 @@ impl Envoy {
 
     /// Resident memory of the Envoy process (VmRSS), MiB; 0 when unknown.
     pub fn rss_mib(&self) -> f64 {
-        let Some(pid) = self.child.as_ref().map(|c| c.id()) else {
+        let Some(pid) = self.pid() else {
             return 0.0;
         };
         std::fs::read_to_string(format!("/proc/{pid}/status"))

