@@ -72,9 +72,24 @@ impl Client {
         headers: &[(&str, &str)],
         body: Option<&[u8]>,
     ) -> Result<Answer, TransportError> {
+        let headers: Vec<(&str, &[u8])> = headers.iter().map(|(n, v)| (*n, v.as_bytes())).collect();
+        self.try_send_bytes(method, url, &headers, body)
+    }
+
+    /// Send a request whose header values are bytes (HTTP allows obs-text, bytes ≥ 0x80, that are not
+    /// UTF-8).
+    pub fn try_send_bytes(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &[u8])],
+        body: Option<&[u8]>,
+    ) -> Result<Answer, TransportError> {
         let mut builder = ureq::http::Request::builder().method(method).uri(url);
         for (name, value) in headers {
-            builder = builder.header(*name, *value);
+            let value = ureq::http::HeaderValue::from_bytes(value)
+                .map_err(|e| TransportError(e.to_string()))?;
+            builder = builder.header(*name, value);
         }
         let request = builder
             .body(body.map(<[u8]>::to_vec).unwrap_or_default())
@@ -103,6 +118,18 @@ impl Client {
             headers,
             body,
         })
+    }
+
+    /// Send a request with byte header values that must get an HTTP answer.
+    pub fn send_bytes(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &[u8])],
+        body: Option<&[u8]>,
+    ) -> Answer {
+        self.try_send_bytes(method, url, headers, body)
+            .unwrap_or_else(|e| panic!("{method} {url}: no HTTP answer: {}", e.0))
     }
 
     /// Send a request that must get an HTTP answer.

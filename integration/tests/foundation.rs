@@ -158,3 +158,54 @@ fn the_listener_requires_a_client_certificate() {
         "a TLS client without a certificate got {result:?}"
     );
 }
+
+#[test]
+fn header_values_that_are_not_utf8_are_answered_and_harm_no_later_request() {
+    // HTTP allows obs-text (bytes 0x80–0xFF) in header values and Envoy passes them on. The proxy-wasm SDK's
+    // header read panicked on them: one such request trapped the worker's VM, and every later request of
+    // that worker was answered 503 until Envoy restarted.
+    let bed = Testbed::builder().with_store().start();
+    let client = bed.tpp_client("tpp1");
+    let url = bed.url("/open-banking/v3.1/event-subscriptions");
+    let auth = format!("Bearer {}", bed.token("tpp1", "accounts"));
+    let auth = auth.as_bytes();
+
+    // In a header the filter does not read: the request is served.
+    let answer = client.send_bytes(
+        "GET",
+        &url,
+        &[("authorization", auth), ("x-note", b"caf\xe9")],
+        None,
+    );
+    assert_eq!(answer.status, 200, "{}", answer.text());
+
+    // (In the access token itself: ureq will not send it; the plugin's unit tests cover that case.)
+
+    // In Accept: nothing the endpoint produces, 406.
+    let answer = client.send_bytes(
+        "GET",
+        &url,
+        &[("authorization", auth), ("accept", b"\xe9")],
+        None,
+    );
+    assert_eq!(answer.status, 406, "{}", answer.text());
+
+    // In the interaction id: replaced by a fresh one.
+    let answer = client.send_bytes(
+        "GET",
+        &url,
+        &[("authorization", auth), ("x-fapi-interaction-id", b"\xe9")],
+        None,
+    );
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let id = answer
+        .header("x-fapi-interaction-id")
+        .expect("interaction id");
+    assert!(is_uuid(id), "{id}");
+
+    // The worker still serves.
+    for _ in 0..3 {
+        let answer = client.send_bytes("GET", &url, &[("authorization", auth)], None);
+        assert_eq!(answer.status, 200, "{}", answer.text());
+    }
+}

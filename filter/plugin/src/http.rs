@@ -14,8 +14,7 @@ use ob_event_core::exchange::{Caller, Exchange, Head, Next};
 use ob_event_core::identity;
 use ob_event_core::subscription_data;
 use ob_event_core::{endpoints, interaction, InteractionId, LocalReply, Refusal};
-use proxy_wasm::traits::{Context, HttpContext};
-use proxy_wasm::types::Action;
+use ob_proxy_abi::{Action, HttpContext};
 use std::rc::Rc;
 
 enum Phase {
@@ -112,7 +111,7 @@ impl Request {
                     authority: &backend.authority,
                     timeout_ms: backend.timeout_ms,
                 };
-                match host::dispatch(self, &upstream, &call) {
+                match host::dispatch(&upstream, &call) {
                     Ok(_) => {
                         self.phase = Phase::Backend { exchange };
                         Action::Pause
@@ -156,14 +155,8 @@ impl Request {
     }
 }
 
-impl Context for Request {
-    fn on_http_call_response(
-        &mut self,
-        _token_id: u32,
-        num_headers: usize,
-        body_size: usize,
-        _num_trailers: usize,
-    ) {
+impl HttpContext for Request {
+    fn on_http_call_response(&mut self, _token: u32, num_headers: usize, body_size: usize) {
         let Phase::Backend { mut exchange } = std::mem::replace(&mut self.phase, Phase::Done)
         else {
             return;
@@ -178,16 +171,13 @@ impl Context for Request {
         self.apply(exchange, next, true);
     }
 
-    fn on_done(&mut self) -> bool {
+    fn on_delete(&mut self) {
         if matches!(self.phase, Phase::Parked) {
             self.shared.waiters.borrow_mut().forget(self.context_id);
         }
-        true
     }
-}
 
-impl HttpContext for Request {
-    fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+    fn on_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
         self.shared.stats.request();
         let headers = host::RequestHeaders::read();
         let sent_id = headers.get(interaction::HEADER);
@@ -313,16 +303,16 @@ impl HttpContext for Request {
                     host::remove_request_header(name);
                 }
             }
-            match sent_id {
-                None => host::add_request_header(interaction::HEADER, id.as_str()),
-                Some(sent) if sent == id.as_str() && headers.count(interaction::HEADER) == 1 => {}
-                Some(_) => host::set_request_header(interaction::HEADER, id.as_str()),
+            match (sent_id, headers.count(interaction::HEADER)) {
+                (_, 0) => host::add_request_header(interaction::HEADER, id.as_str()),
+                (Some(sent), 1) if sent == id.as_str() => {}
+                _ => host::set_request_header(interaction::HEADER, id.as_str()),
             }
         }
         self.apply(exchange, next, end_of_stream)
     }
 
-    fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+    fn on_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
         if matches!(self.phase, Phase::Forwarded) {
             if let Some(id) = &self.id {
                 host::set_response_header(interaction::HEADER, id.as_str());
@@ -331,7 +321,7 @@ impl HttpContext for Request {
         Action::Continue
     }
 
-    fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+    fn on_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
         let Phase::Body { exchange, limit } = &self.phase else {
             // Not reading a body (already answered, or waiting): hold whatever arrives.
             return Action::Pause;

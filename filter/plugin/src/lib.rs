@@ -14,9 +14,4 @@ mod stats;
 mod subscriptions;
 mod waiters;
 
-proxy_wasm::main! {{
-    proxy_wasm::set_log_level(proxy_wasm::types::LogLevel::Info);
-    proxy_wasm::set_root_context(|_context_id| -> Box<dyn proxy_wasm::traits::RootContext> {
-        Box::new(root::Root::default())
-    });
-}}
+ob_proxy_abi::main!(|_context_id| Box::new(root::Root::default()));

@@ -12,16 +12,14 @@ use ob_event_core::exchange::Next;
 use ob_event_core::subscription_data::{DataApiRequest, Snapshot, SnapshotBuilder};
 use ob_event_core::token::Jwks;
 use ob_event_core::{Config, ConfigError};
-use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::ContextType;
+use ob_proxy_abi::{HttpContext, RootContext};
 use std::cell::RefCell;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::rc::Rc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// How often the root context looks at remote keys and parked long polls.
-const TICK: Duration = Duration::from_millis(100);
+/// How often (ms) the root context looks at remote keys and parked long polls.
+const TICK_MS: u32 = 100;
 /// Wait before fetching again after a failed JWKS fetch, when no keys were ever loaded.
 const FIRST_LOAD_RETRY_SECS: u64 = 2;
 
@@ -71,10 +69,8 @@ impl Default for Root {
     }
 }
 
-pub fn now_secs(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default()
+fn now_secs() -> u64 {
+    host::now_ms() / 1000
 }
 
 fn auth_for(config: &Config) -> Rc<RefCell<Auth>> {
@@ -100,13 +96,13 @@ impl Root {
         let Some(auth) = self.shared.auth.clone() else {
             return;
         };
-        let now = now_secs(self.get_current_time());
+        let now = now_secs();
         let mut auth = auth.borrow_mut();
         for i in 0..auth.remotes.len() {
             let Some(remote) = auth.remotes.get(i) else {
                 continue;
             };
-            let (data, cas) = self.get_shared_data(&remote.data_key);
+            let (data, cas) = host::shared(&remote.data_key);
             let issuer = remote.issuer.clone();
             if cas.is_some() && cas != remote.seen_cas {
                 let parsed = data
@@ -154,20 +150,14 @@ impl Root {
                 continue;
             }
             let source = remote.source.clone();
-            let headers = vec![
+            let headers = [
                 (":method", "GET"),
                 (":path", source.path.as_str()),
                 (":authority", source.authority.as_str()),
                 (":scheme", "http"),
                 ("accept", "application/json"),
             ];
-            match self.dispatch_http_call(
-                &source.cluster,
-                headers,
-                None,
-                vec![],
-                Duration::from_millis(source.timeout_ms),
-            ) {
+            match host::get(&source.cluster, &headers, source.timeout_ms) {
                 Ok(token) => {
                     if let Some(remote) = auth.remotes.get_mut(i) {
                         remote.in_flight = Some(token);
@@ -188,23 +178,20 @@ impl Root {
 
     /// Elect this worker to fetch: the lease is free (absent or expired) and the compare-and-swap wins.
     fn take_lease(&self, key: &str, now: u64, until: u64) -> bool {
-        let (value, cas) = self.get_shared_data(key);
+        let (value, cas) = host::shared(key);
         let held_until = value
             .as_deref()
             .and_then(|v| std::str::from_utf8(v).ok())
             .and_then(|v| v.parse::<u64>().ok())
             .unwrap_or(0);
-        held_until <= now
-            && self
-                .set_shared_data(key, Some(until.to_string().as_bytes()), cas)
-                .is_ok()
+        held_until <= now && host::set_shared(key, until.to_string().as_bytes(), cas).is_ok()
     }
 
     fn jwks_answer(&mut self, token: u32, num_headers: usize, body_size: usize) {
         let Some(auth) = self.shared.auth.clone() else {
             return;
         };
-        let now = now_secs(self.get_current_time());
+        let now = now_secs();
         let mut auth = auth.borrow_mut();
         let Some(remote) = auth.remotes.iter_mut().find(|r| r.in_flight == Some(token)) else {
             return;
@@ -225,13 +212,10 @@ impl Root {
             Ok(jwks) if !jwks.is_empty() => {
                 self.shared.stats.increment("jwks", "fetched");
                 let document = encode_document(now, &body);
-                if self
-                    .set_shared_data(&data_key, Some(&document), None)
-                    .is_err()
-                {
+                if host::set_shared(&data_key, &document, None).is_err() {
                     log::warn!("JWKS of {issuer}: could not publish to shared data");
                 }
-                let (_, cas) = self.get_shared_data(&data_key);
+                let (_, cas) = host::shared(&data_key);
                 log::info!("JWKS of {issuer} fetched: {} key(s)", jwks.len());
                 auth.install(&issuer, jwks);
                 if let Some(remote) = auth.remotes.iter_mut().find(|r| r.issuer == issuer) {
@@ -259,11 +243,7 @@ impl Root {
                     }
                 );
                 let lease_key = format!("{data_key}.lease");
-                let _ = self.set_shared_data(
-                    &lease_key,
-                    Some((now + retry).to_string().as_bytes()),
-                    None,
-                );
+                let _ = host::set_shared(&lease_key, (now + retry).to_string().as_bytes(), None);
             }
         }
     }
@@ -294,7 +274,7 @@ impl Root {
             timeout_ms: backend.timeout_ms,
         };
         for (context_id, call) in due {
-            match host::dispatch(self, &upstream, &call) {
+            match host::dispatch(&upstream, &call) {
                 Ok(token) => {
                     let mut waiters = shared.waiters.borrow_mut();
                     if let Some(waiter) = waiters.parked.get_mut(&context_id) {
@@ -357,9 +337,7 @@ impl Root {
         waiters.parked.remove(&context_id);
         drop(waiters);
         // Answer on the request's own stream; if the client has gone, there is nothing to do.
-        if proxy_wasm::hostcalls::set_effective_context(context_id).is_ok() {
-            host::send(&reply);
-        }
+        host::send_to(context_id, &reply);
     }
 }
 
@@ -377,10 +355,10 @@ impl Root {
             return;
         };
         let now = host::now_ms();
-        let (version, _) = self.get_shared_data(VERSION_KEY);
+        let (version, _) = host::shared(VERSION_KEY);
         let version = version.and_then(|v| String::from_utf8(v).ok());
         if version.is_some() && version != subs.version_seen {
-            let (bytes, _) = self.get_shared_data(SNAPSHOT_KEY);
+            let (bytes, _) = host::shared(SNAPSHOT_KEY);
             match bytes.as_deref().map(Snapshot::from_bytes) {
                 Some(Ok(snapshot)) => {
                     subs.loaded_at_ms = version
@@ -458,14 +436,7 @@ impl Root {
                 .iter()
                 .map(|(n, v)| (n.as_str(), v.as_str())),
         );
-        self.dispatch_http_call(
-            &api.cluster,
-            headers,
-            None,
-            vec![],
-            Duration::from_millis(api.timeout_ms),
-        )
-        .map_err(|status| {
+        host::get(&api.cluster, &headers, api.timeout_ms).map_err(|status| {
             format!(
                 "cannot call cluster {:?} ({status:?}); is it defined in Envoy?",
                 api.cluster
@@ -513,14 +484,9 @@ impl Root {
                         let version = subscriptions::version_text(now);
                         match snapshot.to_bytes() {
                             Ok(bytes) => {
-                                let published = self
-                                    .set_shared_data(SNAPSHOT_KEY, Some(&bytes), None)
+                                let published = host::set_shared(SNAPSHOT_KEY, &bytes, None)
                                     .and_then(|()| {
-                                        self.set_shared_data(
-                                            VERSION_KEY,
-                                            Some(version.as_bytes()),
-                                            None,
-                                        )
+                                        host::set_shared(VERSION_KEY, version.as_bytes(), None)
                                     });
                                 if published.is_err() {
                                     log::warn!("subscription data: could not publish to shared data; only this worker has it");
@@ -533,7 +499,7 @@ impl Root {
                             Err(error) => log::warn!("subscription data: {error}"),
                         }
                         // Free the lease: the next refresh is due one interval from now, whoever runs it.
-                        let _ = self.set_shared_data(LEASE_KEY, Some(b"0"), None);
+                        let _ = host::set_shared(LEASE_KEY, b"0", None);
                         shared.stats.increment("subscription_data", "loaded");
                         subs.version_seen = Some(version);
                         subs.loaded_at_ms = now;
@@ -571,22 +537,16 @@ impl Root {
         } else {
             log::error!("subscription data: load failed ({why}); none loaded yet, requests are answered 503");
         }
-        let _ = self.set_shared_data(
+        let _ = host::set_shared(
             LEASE_KEY,
-            Some(((now_ms + retry_ms) / 1000).to_string().as_bytes()),
+            ((now_ms + retry_ms) / 1000).to_string().as_bytes(),
             None,
         );
     }
 }
 
-impl Context for Root {
-    fn on_http_call_response(
-        &mut self,
-        token_id: u32,
-        num_headers: usize,
-        body_size: usize,
-        _num_trailers: usize,
-    ) {
+impl RootContext for Root {
+    fn on_http_call_response(&mut self, token_id: u32, num_headers: usize, body_size: usize) {
         if self.shared.waiters.borrow().calls.contains_key(&token_id) {
             self.long_poll_answer(token_id, num_headers, body_size);
         } else if self.shared.subscriptions.borrow().owns(token_id) {
@@ -595,11 +555,9 @@ impl Context for Root {
             self.jwks_answer(token_id, num_headers, body_size);
         }
     }
-}
 
-impl RootContext for Root {
     fn on_configure(&mut self, _plugin_configuration_size: usize) -> bool {
-        let bytes = self.get_plugin_configuration().unwrap_or_default();
+        let bytes = host::plugin_configuration();
         let config = Config::parse(&bytes);
         let auth = match &config {
             Ok(config) => {
@@ -649,10 +607,10 @@ impl RootContext for Root {
             waiters,
             subscriptions: Rc::new(RefCell::new(subscriptions)),
         });
-        // The first fetches happen on the first tick: a call dispatched from on_configure is not routed back
-        // to this context by the SDK (measured: its answer never arrives).
+        // The first fetches happen on the first tick (a call dispatched from on_configure never came back
+        // with the proxy-wasm SDK; the tick keeps one path for first and later fetches).
         if has_remote || long_polls || pulls_data {
-            self.set_tick_period(TICK);
+            host::set_tick_ms(TICK_MS);
         }
         // Keep the plugin loaded even with a bad configuration: the filter then answers every request itself
         // with an OB error carrying the interaction id (fail closed), rather than Envoy's bare 503.
@@ -665,11 +623,7 @@ impl RootContext for Root {
         self.poll_again();
     }
 
-    fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
-        Some(Box::new(Request::new(Rc::clone(&self.shared), context_id)))
-    }
-
-    fn get_type(&self) -> Option<ContextType> {
-        Some(ContextType::HttpContext)
+    fn create_http_context(&self, context_id: u32) -> Box<dyn HttpContext> {
+        Box::new(Request::new(Rc::clone(&self.shared), context_id))
     }
 }

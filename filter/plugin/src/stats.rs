@@ -2,8 +2,8 @@
 //! see docs/operations.md. A counter is defined on first use and its id kept per VM; names are static, so the
 //! set of counters is bounded.
 
-use proxy_wasm::hostcalls;
-use proxy_wasm::types::MetricType;
+use ob_proxy_abi::host;
+use ob_proxy_abi::MetricType;
 use std::cell::RefCell;
 use std::collections::HashMap;
 
@@ -96,7 +96,7 @@ impl Stats {
 }
 
 fn define(name: &str) -> Option<u32> {
-    match hostcalls::define_metric(MetricType::Counter, name) {
+    match host::define_metric(MetricType::Counter, name) {
         Ok(id) => Some(id),
         Err(status) => {
             log::warn!("could not define the counter {name}: {status:?}");
@@ -108,6 +108,6 @@ fn define(name: &str) -> Option<u32> {
 fn bump(id: Option<u32>) {
     if let Some(id) = id {
         // A failed increment loses one count; it must not fail the request.
-        let _ = hostcalls::increment_metric(id, 1);
+        let _ = host::increment_metric(id, 1);
     }
 }
