@@ -73,7 +73,7 @@ pub fn wasm_filter(wasm: &Path, plugin_config: &str) -> String {
               config:
                 name: ob_event_filter
                 root_id: ob_event_filter
-                fail_open: false
+                failure_policy: FAIL_RELOAD
                 vm_config:
                   vm_id: ob_event_filter
                   runtime: envoy.wasm.runtime.v8

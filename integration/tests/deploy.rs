@@ -349,6 +349,10 @@ fn every_shipped_envoy_configuration_passes_envoy_validate() {
             ],
             "{name}"
         );
+        // Never fail open; recover from a trapped VM rather than answer 503 until a restart.
+        let wasm = &hcm["http_filters"][0]["typed_config"]["config"];
+        assert_eq!(wasm["failure_policy"], "FAIL_RELOAD", "{name}");
+        assert!(wasm.get("fail_open").is_none(), "{name}");
     }
 }
 
