@@ -62,27 +62,27 @@ impl Endpoint {
 /// Match a request's `:method` and `:path` against the endpoints under `base_path`.
 pub fn route(base_path: &str, method: &str, path: &str) -> Result<Endpoint, Refusal> {
     let path = path.split(['?', '#']).next().unwrap_or_default();
-    let rest = path.strip_prefix(base_path).unwrap_or_default();
-    let mut segments = rest.split('/');
-    let leading = segments.next();
-    let parts: Vec<&str> = segments.collect();
-    if leading != Some("") {
+    // One or two segments after the base path, each non-empty (no allocation: this runs on every request).
+    let Some(rest) = path
+        .strip_prefix(base_path)
+        .and_then(|rest| rest.strip_prefix('/'))
+    else {
         return Err(not_found());
-    }
-    match parts.as_slice() {
-        ["event-subscriptions"] => match method {
+    };
+    match rest.split_once('/') {
+        None if rest == "event-subscriptions" => match method {
             "POST" => Ok(Endpoint::CreateSubscription),
             "GET" => Ok(Endpoint::ListSubscriptions),
             _ => Err(not_allowed(method, "GET, POST")),
         },
-        ["event-subscriptions", id] if !id.is_empty() => match method {
+        None if rest == "events" => match method {
+            "POST" => Ok(Endpoint::PollEvents),
+            _ => Err(not_allowed(method, "POST")),
+        },
+        Some(("event-subscriptions", id)) if !id.is_empty() && !id.contains('/') => match method {
             "PUT" => Ok(Endpoint::UpdateSubscription { id: id.to_string() }),
             "DELETE" => Ok(Endpoint::DeleteSubscription { id: id.to_string() }),
             _ => Err(not_allowed(method, "PUT, DELETE")),
-        },
-        ["events"] => match method {
-            "POST" => Ok(Endpoint::PollEvents),
-            _ => Err(not_allowed(method, "POST")),
         },
         _ => Err(not_found()),
     }

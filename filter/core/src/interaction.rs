@@ -31,18 +31,22 @@ impl InteractionId {
             *b = (*b & 0x3f) | 0x80;
         }
         const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut out = String::with_capacity(36);
+        // Written in place and copied once into the shared text (this runs on most requests).
+        let mut text = [b'-'; 36];
+        let mut at = 0;
         for (i, b) in bytes.iter().enumerate() {
             if matches!(i, 4 | 6 | 8 | 10) {
-                out.push('-');
+                at += 1;
             }
             for nibble in [b >> 4, b & 0x0f] {
-                if let Some(&digit) = HEX.get(usize::from(nibble)) {
-                    out.push(char::from(digit));
+                if let (Some(slot), Some(&digit)) = (text.get_mut(at), HEX.get(usize::from(nibble)))
+                {
+                    *slot = digit;
                 }
+                at += 1;
             }
         }
-        InteractionId(Rc::from(out))
+        InteractionId(Rc::from(std::str::from_utf8(&text).unwrap_or_default()))
     }
 
     pub fn as_str(&self) -> &str {
