@@ -110,6 +110,34 @@ fn main() {
         ),
     ];
 
+    // OB_BENCH_WRITE=dir: write each variant's Envoy bootstrap (listener on 127.0.0.1:18000, admin on a free
+    // port) and the warm token to `dir`, for profiling one variant by hand (perf, valgrind), and stop.
+    if let Ok(out) = std::env::var("OB_BENCH_WRITE") {
+        let out = Path::new(&out);
+        std::fs::create_dir_all(out).expect("create OB_BENCH_WRITE");
+        for (name, yaml) in &variants {
+            // The admin address comes first, the listener second.
+            let listener = yaml
+                .match_indices("port_value: 0 ")
+                .nth(1)
+                .map(|(at, _)| at);
+            let yaml = match listener {
+                Some(at) => format!(
+                    "{}port_value: 18000 {}",
+                    yaml.get(..at).unwrap_or_default(),
+                    yaml.get(at + "port_value: 0 ".len()..).unwrap_or_default()
+                ),
+                None => yaml.clone(),
+            };
+            std::fs::write(out.join(format!("{name}.yaml")), yaml).expect("write bootstrap");
+        }
+        std::fs::write(out.join("token.txt"), &warm_token).expect("write token");
+        println!(
+            "ob-bench: bootstraps and token written to {}",
+            out.display()
+        );
+        return;
+    }
     // OB_BENCH_ONLY=hostcalls: the price of one hostcall of each kind, from the no-op filter as a probe.
     if std::env::var("OB_BENCH_ONLY").as_deref() == Ok("hostcalls") {
         let rounds = std::env::var("OB_BENCH_ROUNDS")
