@@ -221,7 +221,7 @@ pub fn http_call(
     timeout_ms: u32,
 ) -> Result<u32> {
     let headers = pairs::encode(headers);
-    let trailers = pairs::encode(&[]);
+    let trailers = pairs::encode::<&str>(&[]);
     let body = body.unwrap_or_default();
     let mut token = 0u32;
     // SAFETY: live (pointer, length) pairs; `token` outlives the call.

@@ -87,22 +87,22 @@ fn read_u32(bytes: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_le_bytes(four))
 }
 
-/// Encode `pairs` for the host (local replies, callouts).
-pub fn encode(pairs: &[(&str, &str)]) -> Vec<u8> {
+/// Encode `pairs` for the host (local replies, callouts); values are text or bytes.
+pub fn encode<V: AsRef<[u8]>>(pairs: &[(&str, V)]) -> Vec<u8> {
     let size = 4 + pairs
         .iter()
-        .map(|(n, v)| 8 + n.len() + v.len() + 2)
+        .map(|(n, v)| 8 + n.len() + v.as_ref().len() + 2)
         .sum::<usize>();
     let mut bytes = Vec::with_capacity(size);
     bytes.extend_from_slice(&(pairs.len() as u32).to_le_bytes());
     for (name, value) in pairs {
         bytes.extend_from_slice(&(name.len() as u32).to_le_bytes());
-        bytes.extend_from_slice(&(value.len() as u32).to_le_bytes());
+        bytes.extend_from_slice(&(value.as_ref().len() as u32).to_le_bytes());
     }
     for (name, value) in pairs {
         bytes.extend_from_slice(name.as_bytes());
         bytes.push(0);
-        bytes.extend_from_slice(value.as_bytes());
+        bytes.extend_from_slice(value.as_ref());
         bytes.push(0);
     }
     bytes
@@ -144,13 +144,12 @@ mod tests {
     #[test]
     fn a_value_that_is_not_utf8_is_bytes_not_a_failure() {
         // What a client can send (obs-text) and what made the SDK's header read panic.
-        let mut bytes = Vec::new();
-        bytes.extend_from_slice(&2u32.to_le_bytes());
-        bytes.extend_from_slice(&5u32.to_le_bytes());
-        bytes.extend_from_slice(&4u32.to_le_bytes());
-        bytes.extend_from_slice(&5u32.to_le_bytes());
-        bytes.extend_from_slice(&3u32.to_le_bytes());
-        bytes.extend_from_slice(b"x-foo\0caf\xe9\0:path\0/x/\0");
+        let bytes = encode::<&[u8]>(&[("x-foo", b"caf\xe9"), (":path", b"/x/")]);
+        assert_eq!(
+            &bytes[4 + 16..],
+            b"x-foo\0caf\xe9\0:path\0/x/\0",
+            "names and values, each followed by 0"
+        );
         let pairs = Pairs::new(bytes);
         assert_eq!(pairs.get("x-foo"), Some(&b"caf\xe9"[..]));
         assert_eq!(pairs.get_str("x-foo"), None);

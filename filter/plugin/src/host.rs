@@ -203,18 +203,7 @@ mod tests {
     use ob_event_core::token::bearer_token;
 
     fn headers(pairs: &[(&str, &[u8])]) -> RequestHeaders {
-        let mut bytes = (pairs.len() as u32).to_le_bytes().to_vec();
-        for (name, value) in pairs {
-            bytes.extend_from_slice(&(name.len() as u32).to_le_bytes());
-            bytes.extend_from_slice(&(value.len() as u32).to_le_bytes());
-        }
-        for (name, value) in pairs {
-            bytes.extend_from_slice(name.as_bytes());
-            bytes.push(0);
-            bytes.extend_from_slice(value);
-            bytes.push(0);
-        }
-        RequestHeaders(Pairs::new(bytes))
+        RequestHeaders(Pairs::new(ob_proxy_abi::pairs::encode(pairs)))
     }
 
     #[test]
