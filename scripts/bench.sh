@@ -8,6 +8,6 @@ if ! command -v wrk >/dev/null; then
   else sudo apt-get update -qq && sudo apt-get install -y -qq wrk >/dev/null; fi
 fi
 TARGET=${CARGO_TARGET_DIR:-target}
-# The reference floor: a Wasm filter that does nothing.
-cargo build --quiet --profile wasm --target wasm32-wasip1 -p ob-event-noop-filter
+# The reference floors: Wasm filters that do nothing (SDK-built and on ob-proxy-abi), or only the essential hostcalls.
+cargo build --quiet --profile wasm --target wasm32-wasip1 -p ob-event-noop-filter -p ob-event-floor-filter
 exec "$TARGET/debug/ob-bench"

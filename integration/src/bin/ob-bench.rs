@@ -108,6 +108,23 @@ fn main() {
             "n",
             bootstrap(&[wasm_filter(&noop_wasm(&wasm), "{}"), buffer()], ""),
         ),
+        // Built on ob-proxy-abi as c is (filter/floor): f does nothing; e makes only the hostcalls any
+        // filter that checks the token and forwards an identity must make (read the headers, write one
+        // request header, write the interaction id on the answer) and decides nothing.
+        (
+            "f",
+            bootstrap(&[wasm_filter(&floor_wasm(&wasm), "{}"), buffer()], ""),
+        ),
+        (
+            "e",
+            bootstrap(
+                &[
+                    wasm_filter(&floor_wasm(&wasm), r#"{"essential": true}"#),
+                    buffer(),
+                ],
+                "",
+            ),
+        ),
     ];
 
     // OB_BENCH_WRITE=dir: write each variant's Envoy bootstrap (listener on 127.0.0.1:18000, admin on a free
@@ -153,8 +170,9 @@ fn main() {
         let warm_header = format!("Bearer {warm_token}");
         let mut runs: Vec<(String, String, bool)> = variants
             .iter()
-            .filter(|(name, _)| matches!(*name, "a" | "b" | "c" | "n"))
-            .map(|(name, yaml)| (name.to_string(), yaml.clone(), false))
+            .filter(|(name, _)| matches!(*name, "a" | "b" | "c" | "n" | "f" | "e"))
+            // e echoes the TPP's interaction id: it is sent one, as c+id is.
+            .map(|(name, yaml)| (name.to_string(), yaml.clone(), *name == "e"))
             .collect();
         if let Some((_, c)) = variants.iter().find(|(name, _)| *name == "c") {
             runs.push(("c+id".into(), c.clone(), true));
@@ -208,19 +226,27 @@ fn main() {
         .collect();
     let envoys: Vec<(&str, Envoy)> = variants
         .iter()
-        .filter(|(name, _)| matches!(*name, "a" | "b" | "c" | "n"))
+        .filter(|(name, _)| matches!(*name, "a" | "b" | "c" | "n" | "f" | "e"))
         .map(|(name, yaml)| (*name, yaml))
         .chain(candidates.iter().map(|(name, yaml)| (name.as_str(), yaml)))
         .map(|(name, yaml)| (name, start_pinned(yaml, &dir.path().join(name))))
         .collect();
     let url_of = |envoy: &Envoy| format!("http://127.0.0.1:{}{PATH}", envoy.https_port);
-    for (_, envoy) in &envoys {
-        wrk(envoy, &url_of(envoy), 2, &warm, None, None);
+    // e echoes the TPP's interaction id, so it is sent one (as c+id).
+    let headers_of = |name: &str| -> &[(&str, &str)] {
+        if name == "e" {
+            &warm_with_id
+        } else {
+            &warm
+        }
+    };
+    for (name, envoy) in &envoys {
+        wrk(envoy, &url_of(envoy), 2, headers_of(name), None, None);
     }
     let mut rounds_of: std::collections::BTreeMap<String, Vec<Result>> = Default::default();
     for _ in 0..rounds {
         for (name, envoy) in &envoys {
-            let r = wrk(envoy, &url_of(envoy), seconds, &warm, None, None);
+            let r = wrk(envoy, &url_of(envoy), seconds, headers_of(name), None, None);
             rounds_of.entry(name.to_string()).or_default().push(r);
             if *name == "c" {
                 // As most TPPs call: with their own x-fapi-interaction-id (the filter then writes one
@@ -230,6 +256,30 @@ fn main() {
             }
         }
     }
+    // Paired ratios: x/y within each round (the two ran a few seconds apart), then their median — the
+    // machine's drift over the run cancels out of each pair.
+    let paired: Vec<(String, f64, usize)> = [
+        ("c", "b"),
+        ("c+id", "b"),
+        ("n", "b"),
+        ("f", "b"),
+        ("e", "b"),
+        ("c+id", "e"),
+    ]
+    .iter()
+    .filter_map(|(x, y)| {
+        let (xs, ys) = (rounds_of.get(*x)?, rounds_of.get(*y)?);
+        let mut ratios: Vec<f64> = xs
+            .iter()
+            .zip(ys)
+            .filter(|(_, y)| y.rps > 0.0)
+            .map(|(x, y)| x.rps / y.rps)
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        let median = ratios.get(ratios.len() / 2).copied()?;
+        Some((format!("{x}/{y}"), median, ratios.len()))
+    })
+    .collect();
     for (name, mut runs) in rounds_of {
         runs.sort_by(|x, y| x.rps.total_cmp(&y.rps));
         let median = runs.swap_remove(runs.len() / 2);
@@ -303,6 +353,22 @@ fn main() {
         ratio("warm n", "warm a"),
         cpu_ratio("warm n", "warm b")
     );
+    println!(
+        "floor  f/b = {}   e/b = {}   (on ob-proxy-abi as c is: f does nothing; e makes only the hostcalls a token filter must make, no decision — the ceiling for c+id; by CPU: e/b = {})",
+        ratio("warm f", "warm b"),
+        ratio("warm e", "warm b"),
+        cpu_ratio("warm e", "warm b")
+    );
+    if !paired.is_empty() {
+        let text: Vec<String> = paired
+            .iter()
+            .map(|(name, ratio, n)| format!("{name} = {ratio:.2} ({n})"))
+            .collect();
+        println!(
+            "paired warm ratios (median of the per-round ratios; rounds): {}",
+            text.join("   ")
+        );
+    }
     println!(
         "cold   c/b = {}   (both without a token cache: every request verifies PS256)",
         ratio("cold c", "cold b")
@@ -462,6 +528,12 @@ fn instructions(dir: &tempfile::TempDir, runs: &[(String, String, bool)], author
             b / c
         );
     }
+    if let (Some(b), Some(e)) = (of("b"), of("e")) {
+        println!(
+            "by instructions: e/b = {:.2} (e: only the hostcalls a token filter must make, no decision)",
+            b / e
+        );
+    }
 }
 
 /// What one hostcall of each kind costs one Envoy worker: the no-op filter makes N of them per request;
@@ -570,6 +642,11 @@ fn start_pinned(yaml: &str, dir: &Path) -> Envoy {
 /// The no-op module next to the filter's (`make bench` builds both).
 fn noop_wasm(filter: &Path) -> std::path::PathBuf {
     filter.with_file_name("ob_event_noop_filter.wasm")
+}
+
+/// The floor modules on ob-proxy-abi (filter/floor), next to the filter's (`make bench` builds it).
+fn floor_wasm(filter: &Path) -> std::path::PathBuf {
+    filter.with_file_name("ob_event_floor_filter.wasm")
 }
 
 /// Subscription data at scale: Envoy pulls N applications from the APIM data API double; time to the first
