@@ -83,9 +83,9 @@ pub fn request_body(size: usize) -> Vec<u8> {
         .unwrap_or_default()
 }
 
-/// The plugin configuration.
-pub fn plugin_configuration() -> Vec<u8> {
-    host::buffer(BufferType::PluginConfiguration, 0, usize::MAX)
+/// The plugin configuration (`size` bytes, as `on_configure` was told).
+pub fn plugin_configuration(size: usize) -> Vec<u8> {
+    host::buffer(BufferType::PluginConfiguration, 0, size)
         .ok()
         .flatten()
         .unwrap_or_default()

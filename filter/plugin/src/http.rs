@@ -303,10 +303,11 @@ impl HttpContext for Request {
                     host::remove_request_header(name);
                 }
             }
-            match (sent_id, headers.count(interaction::HEADER)) {
-                (_, 0) => host::add_request_header(interaction::HEADER, id.as_str()),
-                (Some(sent), 1) if sent == id.as_str() => {}
-                _ => host::set_request_header(interaction::HEADER, id.as_str()),
+            // A value that is not UTF-8 reads as U+FFFD (present, never equal to the id): replaced.
+            match sent_id {
+                None => host::add_request_header(interaction::HEADER, id.as_str()),
+                Some(sent) if sent == id.as_str() && headers.count(interaction::HEADER) == 1 => {}
+                Some(_) => host::set_request_header(interaction::HEADER, id.as_str()),
             }
         }
         self.apply(exchange, next, end_of_stream)

@@ -556,8 +556,8 @@ impl RootContext for Root {
         }
     }
 
-    fn on_configure(&mut self, _plugin_configuration_size: usize) -> bool {
-        let bytes = host::plugin_configuration();
+    fn on_configure(&mut self, plugin_configuration_size: usize) -> bool {
+        let bytes = host::plugin_configuration(plugin_configuration_size);
         let config = Config::parse(&bytes);
         let auth = match &config {
             Ok(config) => {
